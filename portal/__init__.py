@@ -1,0 +1,48 @@
+"""The collection partner portal: ``create_app()`` builds the Flask application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; ``test_config`` overrides settings read from the environment."""
+    from portal import models  # noqa: F401  (registers every table on the metadata)
+    from portal.config import load_config
+    from portal.extensions import babel, csrf, db, login_manager, migrate
+    from portal.i18n import init_i18n, select_locale, viewer_timezone
+    from portal.security import init_security_headers
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_mapping(load_config(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=viewer_timezone)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    init_i18n(app)
+    init_security_headers(app)
+
+    from portal import blueprints
+
+    blueprints.register(app)
+
+    from portal.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: users, roles, logins, passwords and API tokens."""

@@ -1,0 +1,41 @@
+"""Password policy and hashing (scrypt through Werkzeug)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.errors import ValidationError
+
+MIN_LENGTH = 12
+# Checked against a hash even for unknown e-mails, so a login takes as long either way.
+_DUMMY_HASH = generate_password_hash("timing-equaliser-not-a-password")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("portal.data").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def check_password_policy(password: str, *, email: str | None = None, min_length: int = MIN_LENGTH) -> None:
+    """Raise ValidationError (field ``password``) when the password is too weak."""
+    if len(password) < min_length:
+        raise ValidationError(f"password must be at least {min_length} characters", field="password")
+    lowered = password.lower()
+    if lowered in _common_passwords():
+        raise ValidationError("password is on a list of commonly used passwords", field="password")
+    if len(set(password)) < 4:
+        raise ValidationError("password repeats too few distinct characters", field="password")
+    if email and email.split("@")[0].lower() in lowered and len(email.split("@")[0]) >= 4:
+        raise ValidationError("password must not contain your e-mail name", field="password")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    return check_password_hash(password_hash or _DUMMY_HASH, password)

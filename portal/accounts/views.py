@@ -1,0 +1,193 @@
+"""Login, logout, own password and API tokens, and user management for admins and agency admins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.accounts import services
+from portal.accounts.forms import ActionForm, ChangePasswordForm, LoginForm, TokenForm, UserCreateForm
+from portal.agencies.services import list_agencies
+from portal.errors import PortalError
+from portal.extensions import db
+from portal.i18n import role_label
+from portal.security import AGENCY_ROLES, Role, current_actor, is_safe_next, roles_required
+
+bp = Blueprint("accounts", __name__)
+
+
+def landing_url() -> str:
+    return url_for("cases.index") if current_user.is_agency_user else url_for("main.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(landing_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                email=form.email.data,
+                password=form.password.data,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
+        except services.AccountLockedError:
+            flash(_("This account is locked after too many failed logins. Try again in 15 minutes."), "error")
+        except services.LoginError:
+            flash(_("E-mail or password is wrong."), "error")
+        else:
+            login_user(user)
+            target = request.args.get("next")
+            return redirect(target if is_safe_next(target) else landing_url())
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if ActionForm().validate_on_submit():
+        services.record_logout(actor=current_actor())
+        logout_user()
+        flash(_("You have logged out."), "info")
+        return redirect(url_for("accounts.login"))
+    abort(400)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                actor=current_actor(),
+                user=current_user._get_current_object(),
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+            )
+        except PortalError as exc:
+            flash(_("Password not changed: %(reason)s", reason=exc.message), "error")
+        else:
+            # The session key rotated with the password: log in again under the new one.
+            login_user(current_user._get_current_object())
+            flash(_("Your password has been changed."), "info")
+            return redirect(landing_url())
+    return render_template("accounts/password.html", form=form)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        try:
+            _token, new_token = services.create_token(
+                actor=current_actor(), user=current_user._get_current_object(), label=form.name.data
+            )
+        except PortalError as exc:
+            flash(exc.message, "error")
+        else:
+            form.name.data = ""
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        new_token=new_token,
+        tokens=services.tokens_of(current_user._get_current_object()),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.revoke_token(actor=current_actor(), token_id=token_id)
+    except PortalError:
+        abort(404)
+    flash(_("The token has been revoked."), "info")
+    return redirect(url_for("accounts.tokens"))
+
+
+# --- user management ----------------------------------------------------------------------
+
+MANAGERS = (Role.ADMIN, Role.AGENCY_ADMIN)
+
+
+@bp.get("/users")
+@roles_required(*MANAGERS)
+def users():
+    query = services.users_visible_to(current_actor())
+    return render_template(
+        "accounts/users.html", users=db.session.execute(query).scalars().all(), action_form=ActionForm()
+    )
+
+
+def _user_form() -> UserCreateForm:
+    form = UserCreateForm()
+    roles = [r for r in Role if r in AGENCY_ROLES] if current_user.role == Role.AGENCY_ADMIN else list(Role)
+    form.role.choices = [(str(r), role_label(r)) for r in roles]
+    if current_user.role == Role.ADMIN:
+        form.agency.choices = [("", _("— lender staff —"))] + [
+            (a.code, f"{a.code} · {a.name}") for a in list_agencies()
+        ]
+    else:
+        form.agency.choices = [(current_user.agency.code, current_user.agency.name)]
+    return form
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(*MANAGERS)
+def create_user():
+    form = _user_form()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                actor=current_actor(),
+                email=form.email.data,
+                role=form.role.data,
+                password=form.password.data,
+                agency_code=form.agency.data or None,
+            )
+        except PortalError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("User %(email)s created.", email=user.email), "info")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_new.html", form=form)
+
+
+@bp.post("/users/<int:user_id>/<any(deactivate, activate):action>")
+@roles_required(*MANAGERS)
+def set_active(user_id: int, action: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        user = services.set_user_active(actor=current_actor(), user_id=user_id, active=action == "activate")
+    except PortalError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+    else:
+        flash(
+            _("%(email)s is now %(state)s.", email=user.email, state=_("active") if user.active else _("inactive")),
+            "info",
+        )
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/users/<int:user_id>/reset")
+@roles_required(*MANAGERS)
+def reset_password(user_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        user, temporary = services.reset_password(actor=current_actor(), user_id=user_id)
+    except PortalError:
+        abort(404)
+    return render_template("accounts/reset_done.html", user=user, temporary=temporary)

@@ -1,0 +1,33 @@
+"""The audit tag vocabulary: every event's ``action`` is one of these ``source:subject:action`` tags."""
+
+import enum
+
+
+class AuditTag(enum.StrEnum):
+    # accounts
+    LOGIN_SUCCESS = "account:login:success"
+    LOGIN_FAILURE = "account:login:failure"
+    LOGIN_LOCKED = "account:login:locked"
+    LOGOUT = "account:session:logout"
+    PASSWORD_CHANGE = "account:password:change"
+    PASSWORD_RESET = "account:password:reset"
+    USER_CREATE = "account:user:create"
+    USER_DEACTIVATE = "account:user:deactivate"
+    USER_ACTIVATE = "account:user:activate"
+    USER_LOCALE = "account:user:locale"
+    TOKEN_CREATE = "account:token:create"
+    TOKEN_REVOKE = "account:token:revoke"
+    TOKEN_REFUSED = "account:token:refused"
+    # agencies
+    AGENCY_CREATE = "agency:agency:create"
+    AGENCY_UPDATE = "agency:agency:update"
+    # cases
+    CASE_CREATE = "case:case:create"
+    CASE_UPDATE = "case:case:update"
+    CASE_FLAG_SET = "case:flag:set"
+    CASE_FLAG_CLEAR = "case:flag:clear"
+    CASE_IMPORT = "case:import:complete"
+    CASE_PII_VIEW = "case:personal_data:view"
+    PLACEMENT_CREATE = "case:placement:create"
+    PLACEMENT_END = "case:placement:end"
+    PLACEMENT_BATCH = "case:placement:batch"

@@ -1,0 +1,45 @@
+"""Registers every blueprint, the login loader and the HTML error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from sqlalchemy import select
+
+from portal.extensions import csrf, db, login_manager
+
+
+def register(app: Flask) -> None:
+    from portal.accounts.models import User
+    from portal.accounts.views import bp as accounts_bp
+    from portal.agencies.views import bp as agencies_bp
+    from portal.api import bp as api_bp
+    from portal.cases.views import bp as cases_bp
+    from portal.main.views import bp as main_bp
+
+    @login_manager.user_loader
+    def load_user(session_key: str) -> User | None:
+        return db.session.execute(
+            select(User).where(User.session_key == session_key, User.active.is_(True))
+        ).scalar_one_or_none()
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(agencies_bp)
+    # The API authenticates every request with a bearer token, never a cookie, so CSRF cannot apply.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+    for status in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(status, _html_error(status))
+
+
+def _html_error(status: int):
+    def handler(error):
+        if request.path.startswith("/api/"):
+            from portal.api import error_response
+
+            return error_response(status, getattr(error, "description", None))
+        return render_template("error.html", status=status, error=error), status
+
+    return handler

@@ -1,0 +1,328 @@
+"""Cases as each role may see them: the one agency-scoped way to load cases, lists and a case's detail."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, select, tuple_
+from sqlalchemy.orm import selectinload
+
+from portal.agencies.models import Agency
+from portal.audit.services import record_event
+from portal.audit.tags import AuditTag
+from portal.cases.masking import mask_id_number, mask_name, mask_phone
+from portal.cases.models import CASE_STATUSES, Case, Customer, Placement
+from portal.db import utcnow
+from portal.errors import NotFoundError, ValidationError
+from portal.extensions import db
+from portal.security import Actor
+
+PLACEMENT_VIEWS = ("current", "ended", "any", "unplaced")
+BUCKET_CHOICES = ("M0", "M1", "M2", "M3", "M4+")
+# sort key -> (column, descending)
+SORTS: dict[str, tuple[Any, bool]] = {
+    "case_ref": (Case.case_ref, False),
+    "-days_past_due": (Case.days_past_due, True),
+    "-outstanding_balance": (Case.outstanding_balance, True),
+    "expires_at": (Placement.expires_at, False),
+}
+MAX_PAGE_SIZE = 500
+
+
+def case_scope(actor: Actor) -> Select[tuple[Case]]:
+    """Every case ``actor`` may see. Agency users: cases ever placed with their agency.
+
+    Web views, the API and the CLI all load cases through this (or ``require_case``),
+    so another agency's case is indistinguishable from one that does not exist.
+    """
+    query = select(Case)
+    if actor.is_agency:
+        query = query.where(exists().where(Placement.case_id == Case.id, Placement.agency_id == actor.agency_id))
+    return query
+
+
+def require_case(*, actor: Actor, case_ref: str) -> Case:
+    case = db.session.execute(
+        case_scope(actor)
+        .where(Case.case_ref == case_ref)
+        .options(
+            selectinload(Case.customer).selectinload(Customer.phones),
+            selectinload(Case.flags),
+            selectinload(Case.placements).selectinload(Placement.agency),
+        )
+    ).scalar_one_or_none()
+    if case is None:
+        raise NotFoundError(f"no case {case_ref}")
+    return case
+
+
+@dataclass
+class CaseFilters:
+    q: str = ""
+    bucket: str = ""
+    status: str = ""
+    agency: str = ""
+    placement: str = ""
+    expiring: bool = False
+    sort: str = "case_ref"
+
+
+@dataclass
+class CasePage:
+    rows: list[tuple[Case, Placement | None]]
+    next_cursor: str | None
+    filters: CaseFilters = field(default_factory=CaseFilters)
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except ValueError as exc:
+        raise ValidationError("the cursor is not one this server issued", field="cursor") from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise ValidationError("the cursor is not one this server issued", field="cursor")
+    return values
+
+
+def _cursor_value(sort: str, case: Case, placement: Placement | None) -> Any:
+    if sort == "case_ref":
+        return case.case_ref
+    if sort == "-days_past_due":
+        return case.days_past_due
+    if sort == "-outstanding_balance":
+        return f"{case.outstanding_balance:f}"
+    return placement.expires_at.isoformat() if placement else None
+
+
+def _parse_cursor_value(sort: str, value: Any) -> Any:
+    try:
+        if sort == "-outstanding_balance":
+            return Decimal(value)
+        if sort == "expires_at":
+            return datetime.fromisoformat(value)
+        if sort == "-days_past_due":
+            return int(value)
+        return str(value)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise ValidationError("the cursor is not one this server issued", field="cursor") from exc
+
+
+def _normalise(actor: Actor, filters: CaseFilters) -> CaseFilters:
+    placement = filters.placement or ("current" if actor.is_agency else "any")
+    if placement not in PLACEMENT_VIEWS or (actor.is_agency and placement == "unplaced"):
+        raise ValidationError(f"unknown placement view {placement!r}", field="placement")
+    if filters.bucket and filters.bucket not in BUCKET_CHOICES:
+        raise ValidationError(f"unknown bucket {filters.bucket!r}", field="bucket")
+    if filters.status and filters.status not in CASE_STATUSES:
+        raise ValidationError(f"unknown status {filters.status!r}", field="status")
+    if filters.sort not in SORTS:
+        raise ValidationError(f"unknown sort {filters.sort!r}", field="sort")
+    expiring = filters.expiring
+    if expiring or filters.sort == "expires_at":
+        placement = "current"
+    return CaseFilters(
+        q=filters.q.strip()[:60],
+        bucket=filters.bucket,
+        status=filters.status,
+        agency="" if actor.is_agency else filters.agency.strip().upper(),
+        placement=placement,
+        expiring=expiring,
+        sort=filters.sort,
+    )
+
+
+def list_cases(
+    *, actor: Actor, filters: CaseFilters, cursor: str | None = None, limit: int = 50, expiring_days: int = 14
+) -> CasePage:
+    """One page of cases in keyset order; ``next_cursor`` continues after the last row.
+
+    Keyset pagination keeps a deep page as fast as the first one on a million cases.
+    """
+    filters = _normalise(actor, filters)
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    open_placement = and_(Placement.case_id == Case.id, Placement.ended_at.is_(None))
+    query: Select[Any]
+    if filters.placement == "current":
+        query = select(Case, Placement).join(Placement, open_placement)
+        if actor.is_agency:
+            query = query.where(Placement.agency_id == actor.agency_id)
+    else:
+        query = select(Case, Placement).outerjoin(Placement, open_placement)
+        if actor.is_agency:
+            # Cases this agency once had and no longer has: ever placed with it, not open with it.
+            query = query.where(exists().where(Placement.case_id == Case.id, Placement.agency_id == actor.agency_id))
+            query = query.where(
+                ~exists().where(
+                    Placement.case_id == Case.id, Placement.agency_id == actor.agency_id, Placement.ended_at.is_(None)
+                )
+            )
+        elif filters.placement == "ended":
+            query = query.where(Placement.id.is_(None), exists().where(Placement.case_id == Case.id))
+        elif filters.placement == "unplaced":
+            query = query.where(Placement.id.is_(None))
+    if filters.agency:
+        query = query.join(Agency, Agency.id == Placement.agency_id).where(Agency.code == filters.agency)
+    if filters.bucket:
+        query = query.where(Case.bucket == filters.bucket)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.expiring:
+        query = query.where(Placement.expires_at <= utcnow() + timedelta(days=expiring_days))
+    if filters.q:
+        query = _search(actor, query, filters.q)
+    column, descending = SORTS[filters.sort]
+    if cursor:
+        value, last_id = _decode_cursor(cursor)
+        key = (_parse_cursor_value(filters.sort, value), int(last_id))
+        if filters.sort == "case_ref":
+            query = query.where(Case.case_ref > key[0])
+        elif descending:
+            query = query.where(tuple_(column, Case.id) < key)
+        else:
+            query = query.where(tuple_(column, Case.id) > key)
+    if filters.sort == "case_ref":
+        query = query.order_by(Case.case_ref)
+    elif descending:
+        query = query.order_by(column.desc(), Case.id.desc())
+    else:
+        query = query.order_by(column, Case.id)
+    rows = [(case, placement) for case, placement in db.session.execute(query.limit(limit + 1)).all()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last_case, last_placement = rows[-1]
+        next_cursor = _encode_cursor([_cursor_value(filters.sort, last_case, last_placement), last_case.id])
+    _load_customers([case for case, _ in rows])
+    return CasePage(rows=rows, next_cursor=next_cursor, filters=filters)
+
+
+def _search(actor: Actor, query: Select[Any], q: str) -> Select[Any]:
+    if q.isascii():
+        return query.where(Case.case_ref.startswith(q.upper(), autoescape=True))
+    # Agency users see only the family name, so they may search by nothing more than that.
+    needle = q[0] if actor.is_agency else q
+    condition = Customer.name.startswith(needle, autoescape=True)
+    if not actor.is_agency:
+        condition = Customer.name.contains(needle, autoescape=True)
+    return query.join(Customer, Customer.id == Case.customer_id).where(condition)
+
+
+def _load_customers(cases: list[Case]) -> None:
+    ids = {case.customer_id for case in cases}
+    if ids:
+        db.session.execute(select(Customer).where(Customer.id.in_(ids))).scalars().all()
+
+
+def placement_for_viewer(actor: Actor, case: Case) -> Placement | None:
+    """The placement a viewer cares about: agency users their own (open, else latest); lenders the open one."""
+    if actor.is_agency:
+        own = [p for p in case.placements if p.agency_id == actor.agency_id]
+        return next((p for p in own if p.ended_at is None), own[-1] if own else None)
+    return case.open_placement
+
+
+def is_placed_with(case: Case, agency_id: int | None) -> bool:
+    placement = case.open_placement
+    return placement is not None and placement.agency_id == agency_id
+
+
+def debtor_view(actor: Actor, case: Case) -> dict[str, Any]:
+    """The debtor's personal data as ``actor`` may see it (contract section 7)."""
+    customer = case.customer
+    if not actor.is_agency:
+        return {
+            "name": customer.name,
+            "id_number": customer.id_number,
+            "customer_id": customer.customer_ref,
+            "province": customer.province,
+            "timezone": customer.timezone,
+        }
+    return {
+        "name": mask_name(customer.name),
+        "id_number": mask_id_number(customer.id_number),
+        "province": customer.province,
+        "timezone": customer.timezone,
+    }
+
+
+def debtor_name_for(actor: Actor, customer: Customer) -> str:
+    return mask_name(customer.name) if actor.is_agency else customer.name
+
+
+def phones_view(actor: Actor, case: Case) -> list[dict[str, str]]:
+    full = not actor.is_agency or is_placed_with(case, actor.agency_id)
+    return [
+        {"number": phone.number if full else mask_phone(phone.number), "party": phone.party}
+        for phone in case.customer.phones
+    ]
+
+
+def open_case_record(*, actor: Actor, case_ref: str) -> Case:
+    """Load a case for its detail page and record that ``actor`` viewed its personal data."""
+    case = require_case(actor=actor, case_ref=case_ref)
+    record_event(
+        actor=actor,
+        action=AuditTag.CASE_PII_VIEW,
+        object_type="case",
+        object_id=case.id,
+        details={
+            "case_ref": case.case_ref,
+            "phones_in_full": not actor.is_agency or is_placed_with(case, actor.agency_id),
+        },
+    )
+    db.session.commit()
+    return case
+
+
+def case_summary(actor: Actor, case: Case, placement: Placement | None) -> dict[str, Any]:
+    """The contract 4.1 case object."""
+    return {
+        "case_ref": case.case_ref,
+        "status": case.status,
+        "bucket": case.bucket,
+        "days_past_due": case.days_past_due,
+        "outstanding_balance": f"{case.outstanding_balance:.2f}",
+        "currency": case.currency,
+        "placed_at": placement.placed_at.isoformat() if placement else None,
+        "placement_expires_at": placement.expires_at.isoformat() if placement else None,
+        "agency": placement.agency.code if placement else None,
+    }
+
+
+def case_detail(actor: Actor, case: Case) -> dict[str, Any]:
+    """The contract 4.1 case object with debtor, phones, placement, contacts and settled amount."""
+    placement = placement_for_viewer(actor, case)
+    summary = case_summary(actor, case, placement)
+    summary.update(
+        {
+            "loan_ref": case.loan_ref,
+            "product": case.product,
+            "principal": f"{case.principal:.2f}",
+            "flags": case.active_flags,
+            "debtor": debtor_view(actor, case),
+            "phones": phones_view(actor, case),
+            "placement": None
+            if placement is None
+            else {
+                "agency": placement.agency.code,
+                "placed_at": placement.placed_at.isoformat(),
+                "expires_at": placement.expires_at.isoformat(),
+                "ended_at": placement.ended_at.isoformat() if placement.ended_at else None,
+                "end_reason": placement.end_reason,
+            },
+            # Contact records and settlements arrive with the uploads pipeline.
+            "contacts_count": 0,
+            "settled_amount": "0.00",
+        }
+    )
+    return summary

@@ -1,0 +1,64 @@
+"""Every setting, with its default and a one-line why; read from PORTAL_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment asks for something unsafe or impossible."""
+
+
+def _secret_key(instance_path: Path, env: str) -> str:
+    key = os.environ.get("PORTAL_SECRET_KEY")
+    if key:
+        return key
+    if env == "production":
+        # A generated key on a production box would silently differ between hosts.
+        raise ConfigError("PORTAL_SECRET_KEY must be set when PORTAL_ENV=production")
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load_config(instance_path: Path) -> dict[str, object]:
+    """Build the Flask config mapping from the environment."""
+    env = os.environ.get("PORTAL_ENV", "development")
+    instance_path.mkdir(parents=True, exist_ok=True)
+    database_url = os.environ.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
+    max_upload_mb = int(os.environ.get("PORTAL_MAX_UPLOAD_MB", "200"))
+    return {
+        "PORTAL_ENV": env,
+        "SECRET_KEY": _secret_key(instance_path, env),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        # Redis is optional: without it uploads are processed in-process.
+        "PORTAL_REDIS_URL": os.environ.get("PORTAL_REDIS_URL") or None,
+        "PORTAL_STORAGE_DIR": os.environ.get("PORTAL_STORAGE_DIR") or str(instance_path / "files"),
+        "PORTAL_JURISDICTION": os.environ.get("PORTAL_JURISDICTION", "CN"),
+        # The lender's timezone: what lender staff see and what naive times in lender files mean.
+        "PORTAL_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
+        "PORTAL_MAX_UPLOAD_MB": max_upload_mb,
+        "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024,
+        # Adapters an operator has switched off (comma-separated entry-point names).
+        "PORTAL_BLOCKED_ADAPTERS": [
+            name.strip() for name in os.environ.get("PORTAL_BLOCKED_ADAPTERS", "").split(",") if name.strip()
+        ],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": env == "production",
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        # Login hardening (the Foundation issue): 5 failures lock the account for 15 minutes.
+        "PORTAL_MAX_FAILED_LOGINS": 5,
+        "PORTAL_LOCKOUT_MINUTES": 15,
+        "PORTAL_MIN_PASSWORD_LENGTH": 12,
+        # Placements "expiring soon" on the case list filter.
+        "PORTAL_EXPIRING_SOON_DAYS": 14,
+        "PORTAL_PAGE_SIZE": 50,
+    }

@@ -1,0 +1,1 @@
+"""Data files shipped with the portal (common-password list, demo cases)."""

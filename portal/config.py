@@ -25,11 +25,21 @@ def _secret_key(instance_path: Path, env: str) -> str:
     return key_file.read_text().strip()
 
 
+def normalise_database_url(url: str) -> str:
+    """Plain ``postgresql://`` URLs (as most tools print them) get the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def load_config(instance_path: Path) -> dict[str, object]:
     """Build the Flask config mapping from the environment."""
     env = os.environ.get("PORTAL_ENV", "development")
     instance_path.mkdir(parents=True, exist_ok=True)
-    database_url = os.environ.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
+    database_url = normalise_database_url(
+        os.environ.get("PORTAL_DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
+    )
     max_upload_mb = int(os.environ.get("PORTAL_MAX_UPLOAD_MB", "200"))
     return {
         "PORTAL_ENV": env,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.errors import ValidationError
@@ -34,7 +35,8 @@ def check_password_policy(password: str, *, email: str | None = None, min_length
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    # Tests lower the scrypt cost through config; production keeps Werkzeug's default cost.
+    return generate_password_hash(password, method=current_app.config.get("PORTAL_PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

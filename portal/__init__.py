@@ -1,18 +1,22 @@
-"""The collection partner portal: ``create_app()`` builds the Flask application."""
+"""The collection partner portal: ``create_app()`` builds the Flask application; importing this stays light."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``test_config`` overrides settings read from the environment."""
+    # Imported here so that `python -m portal.audit.verify` needs nothing but the standard library.
+    from flask import Flask
+
     from portal import models  # noqa: F401  (registers every table on the metadata)
     from portal.config import load_config
     from portal.extensions import babel, csrf, db, login_manager, migrate

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, exists, or_, select, tuple_
+from sqlalchemy.orm import aliased, selectinload
 
 from portal.agencies.models import Agency
 from portal.audit.services import record_event
@@ -158,16 +158,15 @@ def list_cases(
             query = query.where(Placement.agency_id == actor.agency_id)
     else:
         query = select(Case, Placement).outerjoin(Placement, open_placement)
+        # The joined Placement is the open one; the history checks need their own alias.
+        history = aliased(Placement)
         if actor.is_agency:
-            # Cases this agency once had and no longer has: ever placed with it, not open with it.
-            query = query.where(exists().where(Placement.case_id == Case.id, Placement.agency_id == actor.agency_id))
-            query = query.where(
-                ~exists().where(
-                    Placement.case_id == Case.id, Placement.agency_id == actor.agency_id, Placement.ended_at.is_(None)
-                )
-            )
+            query = query.where(exists().where(history.case_id == Case.id, history.agency_id == actor.agency_id))
+            if filters.placement == "ended":
+                # Cases this agency once had and no longer has.
+                query = query.where(or_(Placement.id.is_(None), Placement.agency_id != actor.agency_id))
         elif filters.placement == "ended":
-            query = query.where(Placement.id.is_(None), exists().where(Placement.case_id == Case.id))
+            query = query.where(Placement.id.is_(None), exists().where(history.case_id == Case.id))
         elif filters.placement == "unplaced":
             query = query.where(Placement.id.is_(None))
     if filters.agency:
@@ -196,7 +195,11 @@ def list_cases(
         query = query.order_by(column.desc(), Case.id.desc())
     else:
         query = query.order_by(column, Case.id)
-    rows = [(case, placement) for case, placement in db.session.execute(query.limit(limit + 1)).all()]
+    rows = [
+        # Agency users never learn which other agency holds a case now, nor its terms.
+        (case, None if actor.is_agency and placement and placement.agency_id != actor.agency_id else placement)
+        for case, placement in db.session.execute(query.limit(limit + 1)).all()
+    ]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -1,0 +1,125 @@
+"""The cases API (contract 4.1): tokens, pagination, masking, errors as JSON."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import audit_actions, last_seq
+
+
+@pytest.fixture
+def api(app, world, runner):
+    def client_for(who: str):
+        with app.app_context():
+            token = runner.invoke(args=["users", "token", world[who]]).stdout.strip().splitlines()[-1]
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return client_for
+
+
+def test_agency_list_has_the_contract_shape_and_only_its_cases(api):
+    response = api("zc_agent").get("/api/v1/cases?limit=500")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    body = response.json
+    assert body["next"] is None and len(body["items"]) == 20
+    item = body["items"][0]
+    assert set(item) == {"case_ref", "status", "bucket", "days_past_due", "outstanding_balance", "currency",
+                         "placed_at", "placement_expires_at", "agency"}
+    assert item == {
+        "case_ref": "ZY202600001", "status": "open", "bucket": "M2", "days_past_due": 58,
+        "outstanding_balance": "10186.50", "currency": "CNY", "placed_at": "2026-10-31T16:00:00+00:00",
+        "placement_expires_at": "2027-01-30T16:00:00+00:00", "agency": "ZC",
+    }
+    assert {i["agency"] for i in body["items"]} == {"ZC"}
+
+
+def test_pages_follow_the_cursor_without_gaps_or_repeats(api):
+    client = api("ops")
+    for sort in ("case_ref", "-outstanding_balance", "-days_past_due"):
+        seen, cursor = [], None
+        while True:
+            url = f"/api/v1/cases?limit=7&sort={sort}" + (f"&cursor={cursor}" if cursor else "")
+            body = client.get(url).json
+            seen += body["items"]
+            cursor = body["next"]
+            if cursor is None:
+                break
+        assert len(seen) == 40 and len({i["case_ref"] for i in seen}) == 40
+        if sort == "-outstanding_balance":
+            balances = [Decimal(i["outstanding_balance"]) for i in seen]
+            assert balances == sorted(balances, reverse=True)
+
+
+def test_filters_by_bucket_status_and_reference(api):
+    client = api("ops")
+    m2 = client.get("/api/v1/cases?bucket=M2&limit=500").json["items"]
+    assert m2 and {i["bucket"] for i in m2} == {"M2"}
+    assert client.get("/api/v1/cases?status=settled").json["items"] == []
+    assert [i["case_ref"] for i in client.get("/api/v1/cases?q=zy20260000").json["items"]] == [
+        f"ZY20260000{n}" for n in range(1, 10)
+    ]
+
+
+def test_case_detail_masks_personal_data_for_agencies_and_audits_the_view(app, api):
+    client = api("zc_agent")
+    with app.app_context():
+        seq = last_seq()
+    body = client.get("/api/v1/cases/ZY202600003").json
+    assert body["debtor"] == {"name": "朱*", "id_number": "410***********3961", "province": "河南", "timezone": None}
+    assert body["phones"] == [{"number": "13697714383", "party": "debtor"}, {"number": "15410965605", "party": "spouse"}]
+    assert body["contacts_count"] == 0 and body["settled_amount"] == "0.00"
+    assert body["placement"]["agency"] == "ZC"
+    with app.app_context():
+        assert audit_actions(seq) == ["case:personal_data:view"]
+    lender = api("compliance").get("/api/v1/cases/ZY202600003").json
+    assert lender["debtor"]["name"] == "朱丽" and lender["debtor"]["id_number"] == "410109196710103961"
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "code"),
+    [
+        ("/api/v1/cases?limit=501", 400, "invalid_parameter"),
+        ("/api/v1/cases?limit=zero", 400, "invalid_parameter"),
+        ("/api/v1/cases?cursor=%%%", 400, "invalid_parameter"),
+        ("/api/v1/cases?bucket=M9", 400, "invalid_parameter"),
+        ("/api/v1/cases/NOPE", 404, "not_found"),
+        ("/api/v1/nothing-here", 404, "not_found"),
+    ],
+)
+def test_errors_are_json_with_a_code_and_never_500(api, url, status, code):
+    response = api("zc_agent").get(url)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code and response.json["error"]["message"]
+
+
+def test_wrong_method_is_json_405(api):
+    response = api("zc_agent").post("/api/v1/cases")
+    assert response.status_code == 405 and response.json["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer pt_not-a-token", "Basic dXNlcjpwYXNz", "Token x"])
+def test_bad_or_missing_tokens_are_401(app, world, header):
+    client = app.test_client()
+    response = client.get("/api/v1/cases", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_session_cookies_do_not_authenticate_the_api(app, world):
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, world["ops"])
+    assert client.get("/api/v1/cases").status_code == 401
+
+
+def test_openapi_document_is_public_and_describes_the_cases_api(client):
+    doc = client.get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    assert {"/cases", "/cases/{case_ref}"} <= set(doc["paths"])
+    case_schema = doc["components"]["schemas"]["Case"]
+    assert case_schema["properties"]["outstanding_balance"]["type"] == "string"

@@ -35,3 +35,9 @@ format: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts
+
+# Extract UI strings, merge them into the catalogs, compile. Translate new entries in the .po before compiling.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=collections-portal --version=0.1.0 -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations
+	$(BIN)/pybabel compile -d portal/translations --statistics

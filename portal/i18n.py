@@ -61,6 +61,9 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["role_label"] = role_label
     app.jinja_env.globals["party_label"] = party_label
+    app.jinja_env.globals["product_label"] = product_label
+    app.jinja_env.globals["channel_label"] = channel_label
+    app.jinja_env.globals["end_reason_label"] = end_reason_label
     app.jinja_env.globals["current_timezone_name"] = viewer_timezone
 
 
@@ -92,3 +95,37 @@ def party_label(party: str) -> str:
         "unknown": _("unknown"),
     }
     return labels.get(party, party)
+
+
+def product_label(product: str) -> str:
+    """Known loan products get a translated name; others show the lender's own code."""
+    from flask_babel import gettext as _
+
+    labels = {
+        "personal_loan": _("personal loan"),
+        "auto_loan": _("auto loan"),
+        "card_instalment": _("card instalment"),
+        "consumer_durable": _("consumer durables loan"),
+    }
+    return labels.get(product, product)
+
+
+def channel_label(channel: str) -> str:
+    from flask_babel import gettext as _
+
+    labels = {
+        "call": _("call"),
+        "sms": _("SMS"),
+        "visit": _("visit"),
+        "email": _("e-mail"),
+        "letter": _("letter"),
+        "im": _("instant message"),
+    }
+    return labels.get(channel, channel)
+
+
+def end_reason_label(reason: str | None) -> str:
+    from flask_babel import gettext as _
+
+    labels = {"recalled": _("recalled"), "expired": _("expired"), "settled": _("settled"), "closed": _("closed")}
+    return labels.get(reason or "", reason or "")

@@ -148,7 +148,9 @@ def audit_actions(since_seq: int = 0) -> list[str]:
     from portal.audit.models import AuditEvent
 
     return list(
-        db.session.execute(select(AuditEvent.action).where(AuditEvent.seq > since_seq).order_by(AuditEvent.seq)).scalars()
+        db.session.execute(
+            select(AuditEvent.action).where(AuditEvent.seq > since_seq).order_by(AuditEvent.seq)
+        ).scalars()
     )
 
 

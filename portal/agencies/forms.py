@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.agencies.models import CHANNELS
+from portal.i18n import channel_label
 
 
 class AgencyForm(FlaskForm):
@@ -31,3 +32,8 @@ class AgencyForm(FlaskForm):
         option_widget=CheckboxInput(),
     )
     adapter = StringField(_l("Default adapter"), validators=[Optional(), Length(max=60)])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Labels are translated per request, so they are set here rather than on the class.
+        self.channels.choices = [(c, channel_label(c)) for c in CHANNELS]

@@ -19,7 +19,13 @@ from tests.conftest import PASSWORD, audit_actions, last_seq, login
 
 @pytest.mark.parametrize(
     ("who", "landing"),
-    [("zc_agent", "/cases/"), ("zc_admin", "/cases/"), ("ops", "/dashboard"), ("compliance", "/dashboard"), ("admin", "/dashboard")],
+    [
+        ("zc_agent", "/cases/"),
+        ("zc_admin", "/cases/"),
+        ("ops", "/dashboard"),
+        ("compliance", "/dashboard"),
+        ("admin", "/dashboard"),
+    ],
 )
 def test_each_role_lands_on_its_own_start_page(client, world, who, landing):
     response = login(client, world[who])
@@ -62,7 +68,7 @@ def test_five_failures_lock_the_account_for_15_minutes(app, client, world):
     for _ in range(5):
         client.post("/login", data={"email": email, "password": "wrong-password-x"})
     locked = client.post("/login", data={"email": email, "password": PASSWORD})
-    assert locked.status_code == 200 and b"locked" in locked.data.lower() or "锁定".encode() in locked.data
+    assert (locked.status_code == 200 and b"locked" in locked.data.lower()) or "锁定".encode() in locked.data
     with app.app_context():
         assert audit_actions(seq) == ["account:login:failure"] * 5 + ["account:login:locked", "account:login:failure"]
         user = services.get_user_by_email(email)
@@ -72,7 +78,9 @@ def test_five_failures_lock_the_account_for_15_minutes(app, client, world):
     assert login(client, email).headers["Location"] == "/cases/"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_next_only_redirects_within_the_site(client, world, target):
     response = client.post(f"/login?next={target}", data={"email": world["ops"], "password": PASSWORD})
     assert response.headers["Location"] == "/dashboard"
@@ -96,7 +104,9 @@ def test_changing_the_password_enforces_the_policy_and_ends_other_sessions(app, 
     with app.app_context():
         seq = last_seq()
     new = "a-much-better-passphrase-7"
-    response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": new, "confirm": new})
+    response = client.post(
+        "/account/password", data={"current_password": PASSWORD, "new_password": new, "confirm": new}
+    )
     assert response.status_code == 302
     assert client.get("/cases/").status_code == 200
     assert other.get("/cases/").status_code == 302
@@ -108,7 +118,12 @@ def test_changing_the_password_enforces_the_policy_and_ends_other_sessions(app, 
 
 @pytest.mark.parametrize(
     ("password", "reason"),
-    [("short", "at least 12"), ("qwertyuiop123", "commonly used"), ("zzzzzzzzzzzzzz", "distinct"), ("agentagent-2026", "e-mail")],
+    [
+        ("short", "at least 12"),
+        ("qwertyuiop123", "commonly used"),
+        ("zzzzzzzzzzzzzz", "distinct"),
+        ("agentagent-2026", "e-mail"),
+    ],
 )
 def test_password_policy_names_the_reason(ctx, world, password, reason):
     user = services.get_user_by_email(world["zc_agent"])

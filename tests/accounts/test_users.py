@@ -36,8 +36,9 @@ def test_agency_admin_creates_a_user_in_their_own_agency(app, client, world):
 def test_agency_admins_create_users_only_in_their_own_agency_whatever_they_ask(ctx, world):
     admin = services.get_user_by_email(world["zc_admin"])
     actor = Actor(user_id=admin.id, role=admin.role_enum, agency_id=admin.agency_id)
-    user = services.create_user(actor=actor, email="n2@zc.example.com", role="agency_agent", password=PASSWORD,
-                                agency_code="HX")
+    user = services.create_user(
+        actor=actor, email="n2@zc.example.com", role="agency_agent", password=PASSWORD, agency_code="HX"
+    )
     assert user.agency.code == "ZC"
 
 
@@ -51,7 +52,9 @@ def test_agency_admin_cannot_create_lender_staff(ctx, world):
 def test_agency_admin_sees_and_manages_only_their_agency(app, client, world):
     login(client, world["zc_admin"])
     page = client.get("/users").get_data(as_text=True)
-    assert "agent@zc.example.com" in page and "agent@hx.example.com" not in page and "ops@lender.example.com" not in page
+    assert (
+        "agent@zc.example.com" in page and "agent@hx.example.com" not in page and "ops@lender.example.com" not in page
+    )
     with app.app_context():
         hx_agent = services.get_user_by_email(world["hx_agent"]).id
     assert client.post(f"/users/{hx_agent}/deactivate").status_code == 404
@@ -89,9 +92,13 @@ def test_admin_creates_users_of_every_role_with_validation(ctx, world):
     with pytest.raises(ValidationError, match="needs an agency"):
         services.create_user(actor=Actor.system(), email="x@zc.example.com", role="agency_agent", password=PASSWORD)
     with pytest.raises(ValidationError, match="unknown agency"):
-        services.create_user(actor=Actor.system(), email="x@zc.example.com", role="agency_agent", password=PASSWORD, agency_code="NOPE")
+        services.create_user(
+            actor=Actor.system(), email="x@zc.example.com", role="agency_agent", password=PASSWORD, agency_code="NOPE"
+        )
     with pytest.raises(ValidationError, match="belongs to the lender"):
-        services.create_user(actor=Actor.system(), email="x@zc.example.com", role="compliance", password=PASSWORD, agency_code="ZC")
+        services.create_user(
+            actor=Actor.system(), email="x@zc.example.com", role="compliance", password=PASSWORD, agency_code="ZC"
+        )
     with pytest.raises(ConflictError):
         services.create_user(actor=Actor.system(), email="OPS@lender.example.com", role="lender_ops", password=PASSWORD)
     with pytest.raises(ValidationError, match="e-mail"):
@@ -101,14 +108,16 @@ def test_admin_creates_users_of_every_role_with_validation(ctx, world):
 def test_the_database_refuses_an_agency_role_without_an_agency(ctx, world):
     user = db.session.execute(select(User).where(User.email == world["zc_agent"])).scalar_one()
     user.agency_id = None
-    with pytest.raises(Exception, match="(?i)check|constraint"):
+    with pytest.raises(Exception, match=r"(?i)check|constraint"):
         db.session.commit()
     db.session.rollback()
 
 
 def test_cli_creates_a_user_with_the_password_from_stdin(runner, ctx, world):
-    result = runner.invoke(args=["users", "create", "cli@hx.example.com", "--role", "agency_agent", "--agency", "HX", "--json"],
-                           input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=["users", "create", "cli@hx.example.com", "--role", "agency_agent", "--agency", "HX", "--json"],
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert '"email": "cli@hx.example.com"' in result.stdout
     bad = runner.invoke(args=["users", "create", "weak@hx.example.com", "--role", "lender_ops"], input="short\n")

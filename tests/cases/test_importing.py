@@ -16,7 +16,10 @@ HEADER = (
     "case_ref,loan_ref,customer_id,debtor_name,id_number,phones,province,timezone,product,"
     "principal,outstanding_balance,currency,days_past_due,flags\n"
 )
-GOOD = "ZY1,LN1,CU1,张三,110101199001011234,13800138000:debtor;13900139000:spouse,北京,,personal_loan,1000.00,800.50,CNY,45,\n"
+GOOD = (
+    "ZY1,LN1,CU1,张三,110101199001011234,13800138000:debtor;13900139000:spouse,北京,,personal_loan,"
+    "1000.00,800.50,CNY,45,\n"
+)
 
 
 def test_sample_file_imports_every_case_with_buckets_and_flags(ctx):
@@ -103,7 +106,7 @@ def test_all_or_nothing_imports_nothing_when_a_row_is_bad(ctx):
     ("content", "message"),
     [
         (b"", "empty"),
-        ("case_ref,loan_ref\nZY1,LN1\n".encode(), r"missing column\(s\): customer_id"),
+        (b"case_ref,loan_ref\nZY1,LN1\n", r"missing column\(s\): customer_id"),
         ((HEADER + GOOD).encode("gbk"), "not UTF-8"),
         (HEADER.replace("flags", "case_ref").encode(), "duplicate column"),
     ],
@@ -123,7 +126,10 @@ def test_cli_import_reports_json_and_errors_on_stderr(runner, ctx, tmp_path):
     summary = json.loads(result.stdout)
     assert (summary["inserted"], summary["rejected"]) == (1, 1)
     assert summary["errors"][0] == {
-        "row": 2, "field": "outstanding_balance", "code": "invalid_amount", "message": "outstanding_balance must be 0 or more"
+        "row": 2,
+        "field": "outstanding_balance",
+        "code": "invalid_amount",
+        "message": "outstanding_balance must be 0 or more",
     }
     assert "row 2: outstanding_balance: invalid_amount" in result.stderr
 

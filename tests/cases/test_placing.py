@@ -47,15 +47,15 @@ def test_defaults_are_now_and_the_agencys_term(cases):
 def test_rows_are_rejected_with_reasons(cases):
     place_file(b"case_ref,agency\nZY202600001,ZC\n")
     content = (
-        "case_ref,agency,placed_at,expires_at\n"
-        "ZY202600001,HX,,\n"  # open with ZC
-        "ZY209999999,ZC,,\n"  # no such case
-        "ZY202600002,ZC,yesterday,\n"
-        "ZY202600003,ZC,2026-11-01T00:00:00+08:00,2026-10-01T00:00:00+08:00\n"
-        "ZY202600004,SM,,\n"
-        "ZY202600005,SM,,\n"
-        "ZY202600006,SM,,\n"  # SM's capacity is 2
-    ).encode()
+        b"case_ref,agency,placed_at,expires_at\n"
+        b"ZY202600001,HX,,\n"  # open with ZC
+        b"ZY209999999,ZC,,\n"  # no such case
+        b"ZY202600002,ZC,yesterday,\n"
+        b"ZY202600003,ZC,2026-11-01T00:00:00+08:00,2026-10-01T00:00:00+08:00\n"
+        b"ZY202600004,SM,,\n"
+        b"ZY202600005,SM,,\n"
+        b"ZY202600006,SM,,\n"  # SM's capacity is 2
+    )
     result = place_file(content)
     assert result.placed == 2
     assert [(e.row, e.field, e.code) for e in result.errors] == [

@@ -107,7 +107,9 @@ def test_import_page_uses_the_same_service(app, client, world):
     )
     import io
 
-    body = header + "ZY3,LN3,CU3,王五,110101199001011234,13800138000:debtor,,,loan,10.00,5.00,CNY,3,\nZY4,,,,,,,,,,,,,\n"
+    body = (
+        header + "ZY3,LN3,CU3,王五,110101199001011234,13800138000:debtor,,,loan,10.00,5.00,CNY,3,\nZY4,,,,,,,,,,,,,\n"
+    )
     response = client.post(
         "/cases/import",
         data={"action": "import", "cases-file": (io.BytesIO(body.encode()), "c.csv")},

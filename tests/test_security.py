@@ -10,7 +10,14 @@ from flask import Flask
 from tests.conftest import csrf_token, login
 
 PUBLIC = {"accounts.login", "static", "main.switch_locale", "api.openapi"}
-SAMPLE_ARGS = {"case_ref": "ZY202600001", "code": "ZC", "user_id": 1, "token_id": 1, "action": "deactivate", "filename": "x"}
+SAMPLE_ARGS = {
+    "case_ref": "ZY202600001",
+    "code": "ZC",
+    "user_id": 1,
+    "token_id": 1,
+    "action": "deactivate",
+    "filename": "x",
+}
 
 
 def routes(app: Flask):
@@ -44,8 +51,12 @@ def test_every_post_form_refuses_a_missing_csrf_token(csrf_app, world):
     login_page = client.post("/login", data={"email": world["admin"], "password": "x" * 12})
     assert login_page.status_code == 400
     token = csrf_token(client)
-    assert client.post("/login", data={"email": world["admin"], "password": "correct-horse-battery-9",
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"email": world["admin"], "password": "correct-horse-battery-9", "csrf_token": token}
+        ).status_code
+        == 302
+    )
     checked = 0
     for endpoint, method, url in routes(csrf_app):
         if method != "POST" or url.startswith("/api/"):
@@ -73,7 +84,9 @@ def test_another_agencys_case_answers_exactly_like_a_missing_one(app, world, run
     assert theirs.status_code == nowhere.status_code == 404
     if template.startswith("/api/"):
         assert theirs.json["error"]["code"] == nowhere.json["error"]["code"] == "not_found"
-        assert theirs.json["error"]["message"].replace(others, "X") == nowhere.json["error"]["message"].replace(missing, "X")
+        assert theirs.json["error"]["message"].replace(others, "X") == nowhere.json["error"]["message"].replace(
+            missing, "X"
+        )
 
 
 def test_agency_lists_never_count_or_show_other_agencies_cases(app, world):

@@ -23,6 +23,7 @@ def index():
 @roles_required(Role.ADMIN)
 def create():
     form = AgencyForm()
+    del form.status  # a new agency starts active
     if form.validate_on_submit():
         try:
             agency = services.create_agency(

@@ -27,12 +27,27 @@ def test_agency_list_has_the_contract_shape_and_only_its_cases(api):
     body = response.json
     assert body["next"] is None and len(body["items"]) == 20
     item = body["items"][0]
-    assert set(item) == {"case_ref", "status", "bucket", "days_past_due", "outstanding_balance", "currency",
-                         "placed_at", "placement_expires_at", "agency"}
+    assert set(item) == {
+        "case_ref",
+        "status",
+        "bucket",
+        "days_past_due",
+        "outstanding_balance",
+        "currency",
+        "placed_at",
+        "placement_expires_at",
+        "agency",
+    }
     assert item == {
-        "case_ref": "ZY202600001", "status": "open", "bucket": "M2", "days_past_due": 58,
-        "outstanding_balance": "10186.50", "currency": "CNY", "placed_at": "2026-10-31T16:00:00+00:00",
-        "placement_expires_at": "2027-01-30T16:00:00+00:00", "agency": "ZC",
+        "case_ref": "ZY202600001",
+        "status": "open",
+        "bucket": "M2",
+        "days_past_due": 58,
+        "outstanding_balance": "10186.50",
+        "currency": "CNY",
+        "placed_at": "2026-10-31T16:00:00+00:00",
+        "placement_expires_at": "2027-01-30T16:00:00+00:00",
+        "agency": "ZC",
     }
     assert {i["agency"] for i in body["items"]} == {"ZC"}
 
@@ -70,7 +85,10 @@ def test_case_detail_masks_personal_data_for_agencies_and_audits_the_view(app, a
         seq = last_seq()
     body = client.get("/api/v1/cases/ZY202600003").json
     assert body["debtor"] == {"name": "朱*", "id_number": "410***********3961", "province": "河南", "timezone": None}
-    assert body["phones"] == [{"number": "13697714383", "party": "debtor"}, {"number": "15410965605", "party": "spouse"}]
+    assert body["phones"] == [
+        {"number": "13697714383", "party": "debtor"},
+        {"number": "15410965605", "party": "spouse"},
+    ]
     assert body["contacts_count"] == 0 and body["settled_amount"] == "0.00"
     assert body["placement"]["agency"] == "ZC"
     with app.app_context():

@@ -1,0 +1,1 @@
+"""Built-in partner-format adapters; each package is a pure translator registered by entry point."""

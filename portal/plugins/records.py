@@ -1,0 +1,258 @@
+"""The typed values that cross the adapter boundary: records, row issues, formats, contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+Kind = Literal["contacts", "settlements"]
+KINDS: tuple[str, ...] = ("contacts", "settlements")
+
+# Contract 5.4: the only codes a RowIssue may carry.
+ISSUE_CODES: frozenset[str] = frozenset(
+    {
+        "missing_field",
+        "invalid_value",
+        "invalid_date",
+        "future_date",
+        "invalid_amount",
+        "invalid_phone",
+        "unknown_case",
+        "case_not_assigned",
+        "duplicate_payment_ref",
+        "exceeds_balance",
+        "unreadable_file",
+        "unknown_format",
+    }
+)
+
+CHANNELS: tuple[str, ...] = ("call", "sms", "visit", "email", "letter", "im")
+PARTIES: tuple[str, ...] = (
+    "debtor",
+    "spouse",
+    "parent",
+    "relative",
+    "colleague",
+    "friend",
+    "emergency_contact",
+    "third_party",
+    "unknown",
+)
+OUTCOMES: tuple[str, ...] = (
+    "no_answer",
+    "busy",
+    "wrong_number",
+    "refused",
+    "promise_to_pay",
+    "paid",
+    "dispute",
+    "callback",
+    "left_message",
+    "cease_request",
+    "other",
+)
+METHODS: tuple[str, ...] = ("bank_transfer", "alipay", "wechat_pay", "card", "cash", "other")
+SETTLEMENT_TYPES: tuple[str, ...] = ("partial", "full", "settlement")
+
+# Contract section 8: what `connected` means when the partner left it blank.
+CONNECTED_BY_DEFAULT: frozenset[str] = frozenset(
+    {"refused", "promise_to_pay", "paid", "dispute", "callback", "cease_request", "wrong_number"}
+)
+
+CONTACT_FIELDS: tuple[str, ...] = (
+    "case_ref",
+    "contacted_at",
+    "channel",
+    "party",
+    "phone",
+    "outcome",
+    "connected",
+    "duration_s",
+    "promise_amount",
+    "promise_date",
+    "collector_id",
+    "recording_ref",
+    "notes",
+)
+SETTLEMENT_FIELDS: tuple[str, ...] = (
+    "case_ref",
+    "paid_at",
+    "amount",
+    "method",
+    "payment_ref",
+    "type",
+    "waiver_amount",
+    "notes",
+)
+FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {"contacts": CONTACT_FIELDS, "settlements": SETTLEMENT_FIELDS}
+
+# Columns a table must have for its kind; other fields may be absent as columns.
+REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
+    "contacts": ("case_ref", "contacted_at", "channel", "party", "outcome", "collector_id"),
+    "settlements": ("case_ref", "paid_at", "amount", "method", "payment_ref", "type"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """One contact attempt (contract 5.1); a naive datetime is in the agency's timezone."""
+
+    case_ref: str
+    contacted_at: datetime
+    channel: str
+    party: str
+    outcome: str
+    collector_id: str
+    phone: str | None = None
+    connected: bool | None = None
+    duration_s: int | None = None
+    promise_amount: Decimal | None = None
+    promise_date: date | None = None
+    recording_ref: str | None = None
+    notes: str | None = None
+
+    @property
+    def is_conversation(self) -> bool:
+        """True when a person was spoken to, applying the outcome default of contract 8."""
+        if self.connected is not None:
+            return self.connected
+        return self.outcome in CONNECTED_BY_DEFAULT
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRecord:
+    """One payment (contract 5.2); a naive datetime is in the agency's timezone."""
+
+    case_ref: str
+    paid_at: datetime
+    amount: Decimal
+    method: str
+    payment_ref: str
+    type: str
+    waiver_amount: Decimal | None = None
+    notes: str | None = None
+
+
+Record = ContactRecord | SettlementRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    """A rejected row (or, at row 0, a rejected file); ``code`` is one of ISSUE_CODES.
+
+    Any issue at row 0 means the whole file is rejected, even when records were
+    yielded before it (a trailer mismatch or a decoding error late in the file).
+    """
+
+    row: int
+    field: str
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in ISSUE_CODES:
+            raise ValueError(f"unknown row issue code {self.code!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """A valid record and its 1-based data row number (header and blank rows not counted)."""
+
+    row: int
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterFormat:
+    """One file format an adapter reads (and maybe writes).
+
+    ``key`` is unique across all installed adapters and matches ``[a-z][a-z0-9_]{1,63}``;
+    ``extensions`` are lower-case with the dot (``".csv"``).
+    """
+
+    key: str
+    label: str
+    kinds: tuple[str, ...]
+    extensions: tuple[str, ...] = ()
+    version: str = "1"
+    can_export: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sniff:
+    """An adapter's confidence (0..1) that a file is in one of its formats."""
+
+    format_key: str
+    confidence: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSettings:
+    """Host configuration that some adapters need (the others simply ignore it).
+
+    ``mapping_dirs``: extra directories of partner mapping files for the ``mapping``
+    adapter, searched after the adapter's own ``partners/`` directory.
+    """
+
+    mapping_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParseLimits:
+    """Bounds that keep hostile files from exhausting memory or time."""
+
+    max_columns: int = 1000
+    max_line_bytes: int = 1024 * 1024
+    max_xlsx_uncompressed_bytes: int = 256 * 1024 * 1024
+    max_xlsx_entries: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What the host tells an adapter about the file it is about to parse."""
+
+    kind: str
+    timezone: str = "Asia/Shanghai"
+    limits: ParseLimits = field(default_factory=ParseLimits)
+    settings: AdapterSettings = field(default_factory=AdapterSettings)
+    filename: str | None = None
+    agency_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What the host tells an adapter about a file it wants written.
+
+    Datetimes handed to a renderer are written as their wall-clock value; formats
+    without an offset drop it, so the host converts aware datetimes to the agency's
+    local time first.
+    """
+
+    agency_code: str | None = None
+    file_date: date | None = None
+    settings: AdapterSettings = field(default_factory=AdapterSettings)
+
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(cell: str) -> str:
+    """Prefix ``'`` to a cell that a spreadsheet would run as a formula (CSV/formula injection)."""
+    if cell and cell.startswith(_FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def unneutralise_formula(cell: str) -> str:
+    """Undo neutralise_formula, so a file we wrote reads back to the same values."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(_FORMULA_PREFIXES):
+        return cell[1:]
+    return cell

@@ -1,0 +1,387 @@
+"""Streaming readers for tables (CSV and .xlsx) with hostile-input limits, shared by adapters."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import functools
+import io
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import BinaryIO
+
+from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, build_row, normalise_word
+from portal.plugins.records import FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND, ParsedRow, ParseLimits, RowIssue
+
+CHUNK = 64 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+Cell = RawValue
+Item = ParsedRow | RowIssue
+Sniffed = tuple[float, str | None]
+
+
+class FileProblem(Exception):
+    """A problem with the whole file; ``guarded`` turns it into one row-0 RowIssue."""
+
+    def __init__(self, message: str, code: str = "unreadable_file", field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field
+
+
+def guarded(items: Iterable[Item]) -> Iterator[Item]:
+    """Yield from ``items``, ending with a row-0 issue instead of raising a FileProblem."""
+    try:
+        yield from items
+    except FileProblem as problem:
+        yield RowIssue(0, problem.field, problem.code, problem.message)
+
+
+def iter_lines(stream: BinaryIO, *, max_line_bytes: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    """Physical lines of a binary stream (terminators kept), never holding more than one line.
+
+    Splitting on ``\\n`` is safe for UTF-8, GBK and GB18030: none of them uses that byte
+    inside a multi-byte character.
+    """
+    pending = b""
+    number = 0
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        pending += chunk
+        start = 0
+        while True:
+            end = pending.find(b"\n", start)
+            if end < 0:
+                break
+            number += 1
+            if end + 1 - start > max_line_bytes:
+                raise FileProblem(f"line {number} is longer than the limit of {max_line_bytes} bytes")
+            yield pending[start : end + 1]
+            start = end + 1
+        pending = pending[start:]
+        if len(pending) > max_line_bytes:
+            raise FileProblem(f"line {number + 1} is longer than the limit of {max_line_bytes} bytes")
+    if pending:
+        yield pending
+
+
+def detect_bom(head: bytes) -> str | None:
+    """'utf-8' for a UTF-8 BOM; raises FileProblem for UTF-16/32 BOMs; None without a BOM."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if head.startswith(_UTF32_BOMS):
+        raise FileProblem("the file is UTF-32 text; save it as UTF-8 (or GBK) CSV")
+    if head.startswith(_UTF16_BOMS):
+        raise FileProblem("the file is UTF-16 text; save it as UTF-8 (or GBK) CSV")
+    return None
+
+
+def decode_lines(lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[str]:
+    """Decode lines strictly; ``encoding="auto"`` means BOM, then UTF-8, then GB18030.
+
+    Auto-detection decides at the first non-ASCII line and then holds to that choice,
+    so a huge file is never buffered; a later line that does not decode ends the file
+    with a FileProblem (a row-0 issue: the host rejects the whole file).
+    """
+    chosen: str | None = None if encoding == "auto" else encoding
+    for number, line in enumerate(lines, start=1):
+        if number == 1:
+            bom = detect_bom(line)
+            if bom:
+                line = line[len(codecs.BOM_UTF8) :]
+                chosen = chosen or bom
+        if b"\x00" in line:
+            raise FileProblem(f"line {number} contains NUL bytes: this is not a text file (or it is UTF-16)")
+        if chosen is None:
+            if line.isascii():
+                yield line.decode("ascii")
+                continue
+            try:
+                yield line.decode("utf-8")
+                chosen = "utf-8"
+                continue
+            except UnicodeDecodeError:
+                chosen = "gb18030"
+        try:
+            yield line.decode(chosen)
+        except UnicodeDecodeError as exc:
+            raise FileProblem(f"line {number} is not valid {chosen} text (byte {exc.start + 1} of the line)") from None
+        except LookupError:
+            raise FileProblem(f"unknown text encoding {chosen!r}") from None
+
+
+def iter_csv_rows(
+    stream: BinaryIO, *, limits: ParseLimits, encoding: str = "utf-8", delimiter: str = ","
+) -> Iterator[list[str]]:
+    """CSV rows of a byte stream, decoded as ``decode_lines`` does, within ``limits``."""
+    text = decode_lines(iter_lines(stream, max_line_bytes=limits.max_line_bytes), encoding)
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    try:
+        for cells in reader:
+            if len(cells) > limits.max_columns:
+                raise FileProblem(
+                    f"row at line {reader.line_num} has {len(cells)} columns; the limit is {limits.max_columns}"
+                )
+            yield cells
+    except csv.Error as exc:
+        raise FileProblem(f"not a readable CSV file near line {reader.line_num}: {exc}") from None
+
+
+def sample_text(sample: bytes, encoding: str = "auto") -> str | None:
+    """The first bytes of a file as text for sniffing (last, possibly cut, line dropped), or None."""
+    if b"\x00" in sample[:4096]:
+        return None
+    try:
+        bom = detect_bom(sample)
+    except FileProblem:
+        return None
+    body = sample[len(codecs.BOM_UTF8) :] if bom else sample
+    cut = body.rfind(b"\n")
+    # A sample usually ends inside a line, maybe inside a character: try without that line too.
+    bodies = (body, body[: cut + 1]) if 0 <= cut < len(body) - 1 else (body,)
+    for candidate in ("utf-8", "gb18030") if encoding == "auto" else (encoding,):
+        for text in bodies:
+            try:
+                return text.decode(candidate)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    return None
+
+
+def sample_rows(sample: bytes, *, encoding: str = "auto", delimiter: str = ",", rows: int = 5) -> list[list[str]]:
+    """Up to ``rows`` CSV rows from a sniffing sample; [] when it is not text."""
+    text = sample_text(sample, encoding)
+    if text is None:
+        return []
+    out: list[list[str]] = []
+    try:
+        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            out.append(cells)
+            if len(out) >= rows:
+                break
+    except csv.Error:
+        return out
+    return out
+
+
+def _check_zip(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
+    entries = archive.infolist()
+    if len(entries) > limits.max_xlsx_entries:
+        raise FileProblem(f"the .xlsx file has {len(entries)} parts; the limit is {limits.max_xlsx_entries}")
+    declared = sum(entry.file_size for entry in entries)
+    if declared > limits.max_xlsx_uncompressed_bytes:
+        raise FileProblem(
+            f"the .xlsx file unpacks to {declared} bytes; the limit is {limits.max_xlsx_uncompressed_bytes}"
+        )
+    if "xl/workbook.xml" not in archive.namelist():
+        raise FileProblem("the file is a zip archive but not an Excel .xlsx workbook")
+    # Declared sizes can lie; zipfile stops at the declared size and checks the CRC,
+    # so inflating every part once proves the bound before calamine sees the bytes.
+    for entry in entries:
+        with archive.open(entry) as part:
+            while part.read(CHUNK):
+                pass
+
+
+def _cell(value: object) -> Cell:
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value  # type: ignore[return-value]
+
+
+def iter_xlsx_rows(stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 0) -> Iterator[list[Cell]]:
+    """Rows of one sheet of an .xlsx stream (spooled to a temp file: zip needs seeking)."""
+    import python_calamine  # imported here: only .xlsx readers pay for it
+
+    with tempfile.TemporaryFile() as spool:
+        total = 0
+        while chunk := stream.read(CHUNK):
+            total += len(chunk)
+            if total > limits.max_xlsx_uncompressed_bytes:
+                raise FileProblem(f"the .xlsx file is larger than {limits.max_xlsx_uncompressed_bytes} bytes")
+            spool.write(chunk)
+        if total == 0:
+            raise FileProblem("the file is empty")
+        spool.seek(0)
+        try:
+            with zipfile.ZipFile(spool) as archive:
+                _check_zip(archive, limits)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+            raise FileProblem(f"not a readable .xlsx file ({exc})") from None
+        spool.seek(0)
+        try:
+            book = python_calamine.CalamineWorkbook.from_filelike(spool)
+            found = book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
+            if found.width > limits.max_columns:
+                raise FileProblem(f"the sheet has {found.width} columns; the limit is {limits.max_columns}")
+            rows = found.iter_rows()
+        except python_calamine.CalamineError as exc:
+            raise FileProblem(f"not a readable .xlsx file ({exc})") from None
+        except (IndexError, KeyError, ValueError) as exc:
+            raise FileProblem(f"sheet {sheet!r} not found in the workbook ({exc})") from None
+        for cells in rows:
+            yield [_cell(value) for value in cells]
+
+
+def xlsx_sample_rows(sample: bytes, sheet: int | str = 0) -> list[list[Cell]]:
+    """The first 30 rows of an .xlsx sniffing sample that holds the whole file; [] otherwise."""
+    if not sample.startswith(ZIP_MAGIC):
+        return []
+    return [list(cells) for cells in _xlsx_head(sample, sheet, 30)]
+
+
+@functools.lru_cache(maxsize=4)
+def _xlsx_head(sample: bytes, sheet: int | str, rows: int) -> tuple[tuple[Cell, ...], ...]:
+    # Several formats sniff the same sample; open the workbook once.
+    out: list[tuple[Cell, ...]] = []
+    try:
+        for cells in iter_xlsx_rows(io.BytesIO(sample), limits=ParseLimits(), sheet=sheet):
+            out.append(tuple(cells))
+            if len(out) >= rows:
+                break
+    except FileProblem:
+        return ()
+    return tuple(out)
+
+
+def header_names(cells: Iterable[Cell]) -> list[str]:
+    """Header cells as comparable words (see normalise_word)."""
+    return [normalise_word(str(cell)).lstrip("\ufeff") if cell is not None else "" for cell in cells]
+
+
+def is_blank(cells: Iterable[Cell]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def resolve_header(
+    cells: list[Cell], aliases: Mapping[str, str], kind: str, satisfied: Iterable[str] = ()
+) -> dict[str, int]:
+    """{canonical field: column index}, or a FileProblem naming missing or doubled columns.
+
+    ``satisfied``: fields that need no column (a mapping file gives them a default).
+    """
+    lookup = {normalise_word(alias): name for alias, name in aliases.items()}
+    display: dict[str, str] = {}
+    for alias, name in aliases.items():
+        display.setdefault(name, alias)
+    columns: dict[str, int] = {}
+    for index, word in enumerate(header_names(cells)):
+        name = lookup.get(word)
+        if name is None:
+            continue
+        if name in columns:
+            raise FileProblem(
+                f"column {display[name]!r} appears twice in the header (columns {columns[name] + 1} and {index + 1})"
+            )
+        columns[name] = index
+    missing = [name for name in REQUIRED_BY_KIND[kind] if name not in columns and name not in set(satisfied)]
+    if missing:
+        wanted = ", ".join(display.get(name, name) for name in missing)
+        hint = ""
+        for other in KINDS:
+            if other != kind and all(name in columns for name in REQUIRED_BY_KIND[other]):
+                hint = f"; this looks like a {other} file"
+        raise FileProblem(f"missing required column(s) for {kind}: {wanted}{hint}", "missing_field", "header")
+    return columns
+
+
+def iter_table(
+    rows: Iterable[list[Cell]],
+    *,
+    kind: str,
+    aliases: Mapping[str, str],
+    dialect: Dialect = CANONICAL_DIALECT,
+    title_rows: int = 0,
+    defaults: Mapping[str, str] | None = None,
+    translate: Callable[[dict[str, Cell]], dict[str, Cell]] | None = None,
+) -> Iterator[Item]:
+    """Header row, then one ParsedRow or the RowIssues of each non-blank data row.
+
+    ``aliases`` maps header text to canonical field names; unknown columns are
+    ignored. ``title_rows`` physical rows are skipped, then blank rows, before the
+    header. A header-only file yields nothing (an empty upload is not an error); a
+    file with no header at all is a FileProblem.
+    """
+    iterator = iter(rows)
+    for _ in range(title_rows):
+        if next(iterator, None) is None:
+            raise FileProblem(f"the file ends inside its {title_rows} title row(s), before the header")
+    header = next((cells for cells in iterator if not is_blank(cells)), None)
+    if header is None:
+        raise FileProblem("the file is empty: expected a header row")
+    columns = resolve_header(header, aliases, kind, defaults or {})
+    width = len(header)
+    known = set(FIELDS_BY_KIND[kind])
+    number = 0
+    for cells in iterator:
+        if is_blank(cells):
+            continue
+        number += 1
+        if len(cells) > width and not is_blank(cells[width:]):
+            yield RowIssue(
+                number, "", "invalid_value", f"row has {len(cells)} cells but the header has {width} columns"
+            )
+            continue
+        raw: dict[str, Cell] = {
+            name: cells[index] if index < len(cells) else None for name, index in columns.items() if name in known
+        }
+        for name, value in (defaults or {}).items():
+            if name in known and raw.get(name) is None:
+                raw[name] = value
+        if translate is not None:
+            raw = translate(raw)
+        yield from build_row(kind, raw, number, dialect)
+
+
+def format_cell(value: object, *, datetime_format: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Canonical text for one value when writing a table (money with 2 decimals)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.isoformat(sep=" ")
+        return value.strftime(datetime_format)
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return]
+    return str(value)
+
+
+def match_header(
+    rows: Iterable[Iterable[Cell]], aliases: Mapping[str, str], *, title_rows: int = 0, satisfied: Iterable[str] = ()
+) -> Sniffed:
+    """How well the header (first non-blank row after ``title_rows``) fits ``aliases``.
+
+    (0.95, kind) when every required column of a kind is there, (0.5, kind) when at
+    least half are, (0.0, None) otherwise. Shared so that every table format sniffs
+    the same way and the host's ranking compares like with like.
+    """
+    remaining = list(rows)[title_rows:]
+    header = next((cells for cells in remaining if not is_blank(cells)), None)
+    if header is None:
+        return 0.0, None
+    lookup = {normalise_word(alias): name for alias, name in aliases.items()}
+    names = {lookup[word] for word in header_names(header) if word in lookup} | set(satisfied)
+    best: Sniffed = (0.0, None)
+    for kind in KINDS:
+        required = REQUIRED_BY_KIND[kind]
+        present = sum(1 for name in required if name in names)
+        if present == len(required):
+            return 0.95, kind
+        if present * 2 >= len(required) and best[0] < 0.5:
+            best = (0.5, kind)
+    return best

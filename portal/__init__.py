@@ -43,6 +43,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_i18n(app)
     init_security_headers(app)
 
+    from portal.plugins import build_plugin_manager
+
+    # One plugin manager per app: adapters registered through the `portal.adapters` entry points.
+    app.extensions["portal.plugins"] = build_plugin_manager(
+        blocked=app.config["PORTAL_BLOCKED_ADAPTERS"], mapping_dirs=app.config["PORTAL_MAPPING_DIRS"]
+    )
+
     from portal import blueprints
 
     blueprints.register(app)

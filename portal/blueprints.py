@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.cases.views import bp as cases_bp
     from portal.main.views import bp as main_bp
+    from portal.uploads.views import bp as uploads_bp
 
     @login_manager.user_loader
     def load_user(session_key: str) -> User | None:
@@ -26,6 +27,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(agencies_bp)
+    app.register_blueprint(uploads_bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

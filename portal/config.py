@@ -57,6 +57,8 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "PORTAL_BLOCKED_ADAPTERS": [
             name.strip() for name in os.environ.get("PORTAL_BLOCKED_ADAPTERS", "").split(",") if name.strip()
         ],
+        # Extra folders of partner mapping files for the declarative `mapping` adapter.
+        "PORTAL_MAPPING_DIRS": [d for d in os.environ.get("PORTAL_MAPPING_DIRS", "").split(os.pathsep) if d],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

@@ -64,6 +64,7 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.globals["product_label"] = product_label
     app.jinja_env.globals["channel_label"] = channel_label
     app.jinja_env.globals["end_reason_label"] = end_reason_label
+    app.jinja_env.globals["kind_label"] = kind_label
     app.jinja_env.globals["current_timezone_name"] = viewer_timezone
 
 
@@ -129,3 +130,9 @@ def end_reason_label(reason: str | None) -> str:
 
     labels = {"recalled": _("recalled"), "expired": _("expired"), "settled": _("settled"), "closed": _("closed")}
     return labels.get(reason or "", reason or "")
+
+
+def kind_label(kind: str) -> str:
+    from flask_babel import gettext as _
+
+    return {"contacts": _("contact records"), "settlements": _("settlements")}.get(kind, kind)

@@ -4,5 +4,24 @@ from portal.accounts.models import ApiToken, User
 from portal.agencies.models import Agency
 from portal.audit.models import AuditEvent
 from portal.cases.models import Case, CaseFlag, Customer, CustomerPhone, Placement
+from portal.compliance.models import Finding
+from portal.contacts.models import Contact
+from portal.money.models import Settlement
+from portal.uploads.models import Upload, UploadError
 
-__all__ = ["Agency", "ApiToken", "AuditEvent", "Case", "CaseFlag", "Customer", "CustomerPhone", "Placement", "User"]
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "AuditEvent",
+    "Case",
+    "CaseFlag",
+    "Contact",
+    "Customer",
+    "CustomerPhone",
+    "Finding",
+    "Placement",
+    "Settlement",
+    "Upload",
+    "UploadError",
+    "User",
+]

@@ -17,6 +17,7 @@ SAMPLE_ARGS = {
     "token_id": 1,
     "action": "deactivate",
     "filename": "x",
+    "upload_id": 1,
 }
 
 

@@ -31,3 +31,10 @@ class AuditTag(enum.StrEnum):
     PLACEMENT_CREATE = "case:placement:create"
     PLACEMENT_END = "case:placement:end"
     PLACEMENT_BATCH = "case:placement:batch"
+    # uploads
+    UPLOAD_RECEIVE = "upload:file:receive"
+    UPLOAD_DUPLICATE = "upload:file:duplicate"
+    UPLOAD_COMPLETE = "upload:file:complete"
+    UPLOAD_REJECT = "upload:file:reject"
+    UPLOAD_DOWNLOAD = "upload:file:download"
+    SETTLEMENT_RECORD = "case:settlement:record"

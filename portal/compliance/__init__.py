@@ -1,0 +1,1 @@
+"""Compliance findings raised on contacts and settlements (contract section 8)."""

@@ -1,0 +1,1 @@
+"""Money that moves: settlements reported by agencies (later: verification and commission)."""

@@ -1,0 +1,542 @@
+"""Processing a queued upload: parse as a stream, validate against the portal's data, store in batches."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select, update
+
+from portal.accounts.models import User
+from portal.agencies.models import Agency
+from portal.audit.services import record_event
+from portal.audit.tags import AuditTag
+from portal.cases.models import Case, Placement
+from portal.compliance.models import Finding
+from portal.compliance.services import StoredContactView, evaluate_contacts, placement_inactive
+from portal.contacts.models import Contact
+from portal.db import utcnow
+from portal.extensions import db
+from portal.money.models import Settlement
+from portal.plugins import ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
+from portal.security import Actor, Role
+from portal.uploads.models import Upload, UploadError
+from portal.uploads.services import plugin_manager, storage_root
+from portal.uploads.storage import blob_path
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+# Agencies' clocks drift; a contact a few minutes "in the future" is not an error.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass
+class Tally:
+    rows_total: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected_rows: set[int] = field(default_factory=set)
+    file_error: RowIssue | None = None
+    errors_pending: list[dict[str, Any]] = field(default_factory=list)
+    findings: int = 0
+    last_row: int = 0
+
+    def see(self, row: int) -> None:
+        if row > self.last_row:
+            self.rows_total += row - self.last_row
+            self.last_row = row
+
+    def reject(self, issue: RowIssue) -> None:
+        if issue.row == 0:
+            self.file_error = self.file_error or issue
+        else:
+            self.see(issue.row)
+            self.rejected_rows.add(issue.row)
+        self.errors_pending.append(
+            {"row": issue.row, "field": issue.field, "code": issue.code, "message": issue.message}
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseWindow:
+    """A case's placements with the uploading agency, to decide unknown_case vs case_not_assigned."""
+
+    case_id: int
+    balance: Decimal
+    windows: tuple[tuple[datetime, datetime], ...]
+
+    def placed_at(self, moment: datetime) -> bool:
+        return any(start <= moment < end for start, end in self.windows)
+
+
+ProgressCallback = Callable[[int, int, int], None]
+
+
+class _CountingReader:
+    """Counts the bytes the adapter has read, for progress."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+
+class UploadProcessor:
+    """Runs one upload through its adapter and the portal's checks, in one transaction."""
+
+    def __init__(self, upload: Upload, on_progress: ProgressCallback | None = None) -> None:
+        self.upload = upload
+        self.on_progress = on_progress
+        self.stream: _CountingReader | None = None
+        self.agency: Agency = upload.agency
+        self.zone = ZoneInfo(self.agency.timezone)
+        self.tally = Tally()
+        self.now = utcnow()
+        uploader = db.session.get(User, upload.user_id) if upload.user_id else None
+        self.actor = Actor(
+            user_id=upload.user_id,
+            role=Role(uploader.role) if uploader else None,
+            agency_id=upload.agency_id,
+            source=upload.source,
+        )
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def items(self) -> Iterator[ParsedRow | RowIssue]:
+        context = ParseContext(
+            kind=self.upload.kind,
+            timezone=self.agency.timezone,
+            filename=self.upload.filename,
+            agency_code=self.agency.code,
+        )
+        with blob_path(storage_root(), self.upload.sha256).open("rb") as raw:
+            self.stream = _CountingReader(raw)
+            yield from parse(plugin_manager(), self.upload.format_key, self.stream, context)
+
+    def moment(self, value: datetime) -> datetime:
+        """Naive times in agency files are the agency's wall clock (contract 5.1)."""
+        return value.replace(tzinfo=self.zone) if value.tzinfo is None else value
+
+    def windows(self, case_refs: set[str]) -> dict[str, CaseWindow]:
+        """Cases named in a batch that were ever placed with this agency; others are unknown_case."""
+        rows = db.session.execute(
+            select(
+                Case.case_ref,
+                Case.id,
+                Case.outstanding_balance,
+                Placement.placed_at,
+                Placement.ended_at,
+                Placement.expires_at,
+            )
+            .join(Placement, Placement.case_id == Case.id)
+            .where(Case.case_ref.in_(case_refs), Placement.agency_id == self.agency.id)
+        ).all()
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[row.case_ref].append(row)
+        return {
+            ref: CaseWindow(
+                case_id=items[0].id,
+                balance=items[0].outstanding_balance,
+                windows=tuple(
+                    (i.placed_at, min(i.ended_at, i.expires_at) if i.ended_at else i.expires_at) for i in items
+                ),
+            )
+            for ref, items in grouped.items()
+        }
+
+    def check_case(
+        self, row: int, case_ref: str, moment: datetime, field_name: str, windows: dict[str, CaseWindow], what: str
+    ) -> CaseWindow | None:
+        window = windows.get(case_ref)
+        if window is None:
+            self.tally.reject(RowIssue(row, "case_ref", "unknown_case", f"no case {case_ref} is placed with you"))
+            return None
+        if moment > self.now + CLOCK_SKEW:
+            self.tally.reject(
+                RowIssue(row, field_name, "future_date", f"{field_name} {moment.isoformat()} is in the future")
+            )
+            return None
+        if not window.placed_at(moment):
+            self.tally.reject(
+                RowIssue(
+                    row,
+                    field_name,
+                    "case_not_assigned",
+                    f"case {case_ref} was not placed with you at {moment.isoformat()}",
+                )
+            )
+            db.session.add(
+                placement_inactive(
+                    agency_id=self.agency.id,
+                    case_id=window.case_id,
+                    upload_id=self.upload.id,
+                    row=row,
+                    occurred_at=moment,
+                    what=what,
+                )
+            )
+            self.tally.findings += 1
+            return None
+        return window
+
+    def flush_errors(self) -> None:
+        if self.tally.errors_pending:
+            db.session.execute(
+                insert(UploadError), [dict(e, upload_id=self.upload.id) for e in self.tally.errors_pending]
+            )
+            self.tally.errors_pending.clear()
+
+    def report_progress(self) -> None:
+        """Progress goes through its own connection so that pollers see it before the commit."""
+        read = self.stream.bytes_read if self.stream else 0
+        if self.on_progress:
+            self.on_progress(self.tally.rows_total, read, self.upload.size)
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite allows one writer: the processing transaction holds it
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(Upload)
+                .where(Upload.id == self.upload.id)
+                .values(rows_processed=self.tally.rows_total, bytes_processed=read)
+            )
+
+    # --- contacts ---------------------------------------------------------------------------
+
+    def run_contacts(self) -> None:
+        batch: list[ParsedRow] = []
+        for item in self.items():
+            if isinstance(item, RowIssue):
+                self.tally.reject(item)
+                continue
+            self.tally.see(item.row)
+            batch.append(item)
+            if len(batch) >= BATCH:
+                self.store_contacts(batch)
+                batch = []
+        if batch:
+            self.store_contacts(batch)
+
+    def store_contacts(self, batch: list[ParsedRow]) -> None:
+        windows = self.windows({item.record.case_ref for item in batch})
+        staged: list[dict[str, Any]] = []
+        for item in batch:
+            record: ContactRecord = item.record  # type: ignore[assignment]
+            if item.row in self.tally.rejected_rows:
+                continue
+            moment = self.moment(record.contacted_at)
+            window = self.check_case(item.row, record.case_ref, moment, "contacted_at", windows, "contact")
+            if window is None:
+                continue
+            phone = record.phone or ""
+            staged.append(
+                {
+                    "upload_id": self.upload.id,
+                    "agency_id": self.agency.id,
+                    "case_id": window.case_id,
+                    "row": item.row,
+                    "contacted_at": moment,
+                    "channel": record.channel,
+                    "party": record.party,
+                    "phone": phone,
+                    "outcome": record.outcome,
+                    "connected": record.is_conversation,
+                    "duration_s": record.duration_s,
+                    "promise_amount": record.promise_amount,
+                    "promise_date": record.promise_date,
+                    "collector_id": record.collector_id,
+                    "recording_ref": record.recording_ref,
+                    "notes": record.notes,
+                    "created_at": self.now,
+                }
+            )
+        stored = insert_contacts(staged)
+        self.tally.accepted += len(stored)
+        self.tally.duplicate += len(staged) - len(stored)
+        by_row = {row["row"]: row for row in staged}
+        views = [
+            StoredContactView(
+                contact_id=contact_id,
+                case_id=by_row[row]["case_id"],
+                row=row,
+                contacted_at=by_row[row]["contacted_at"],
+                channel=by_row[row]["channel"],
+                party=by_row[row]["party"],
+                phone=by_row[row]["phone"],
+                outcome=by_row[row]["outcome"],
+                connected=by_row[row]["connected"],
+                recording_ref=by_row[row]["recording_ref"],
+                notes=by_row[row]["notes"],
+            )
+            for contact_id, row in sorted(stored, key=lambda pair: by_row[pair[1]]["contacted_at"])
+        ]
+        findings = evaluate_contacts(agency_id=self.agency.id, upload_id=self.upload.id, contacts=views)
+        db.session.add_all(findings)
+        self.tally.findings += len(findings)
+        self.flush_errors()
+        self.report_progress()
+
+    # --- settlements ------------------------------------------------------------------------
+
+    def run_settlements(self) -> list[Settlement]:
+        """All or nothing: every row is checked; any problem rejects the file and stores none of it."""
+        parsed: list[ParsedRow] = []
+        for item in self.items():
+            if isinstance(item, RowIssue):
+                self.tally.reject(item)
+            else:
+                self.tally.see(item.row)
+                parsed.append(item)
+        refs = {item.record.case_ref for item in parsed}
+        windows = self.windows(refs)
+        case_ids = sorted({w.case_id for w in windows.values()})
+        # Lock the cases first: two uploads settling the same case must take turns.
+        db.session.execute(select(Case.id).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()).all()
+        settled = dict(
+            db.session.execute(
+                select(Settlement.case_id, func.sum(Settlement.amount))
+                .where(Settlement.case_id.in_(case_ids))
+                .group_by(Settlement.case_id)
+            ).all()
+        )
+        refs_taken = set(
+            db.session.execute(
+                select(Settlement.payment_ref).where(
+                    Settlement.agency_id == self.agency.id,
+                    Settlement.payment_ref.in_({item.record.payment_ref for item in parsed}),
+                )
+            ).scalars()
+        )
+        seen_refs: dict[str, int] = {}
+        settlements: list[Settlement] = []
+        for item in parsed:
+            record: SettlementRecord = item.record  # type: ignore[assignment]
+            if item.row in self.tally.rejected_rows:
+                continue
+            moment = self.moment(record.paid_at)
+            window = self.check_case(item.row, record.case_ref, moment, "paid_at", windows, "settlement")
+            if window is None:
+                continue
+            if record.payment_ref in refs_taken:
+                self.tally.reject(
+                    RowIssue(
+                        item.row,
+                        "payment_ref",
+                        "duplicate_payment_ref",
+                        f"payment_ref {record.payment_ref} was reported in an earlier upload",
+                    )
+                )
+                continue
+            if record.payment_ref in seen_refs:
+                self.tally.reject(
+                    RowIssue(
+                        item.row,
+                        "payment_ref",
+                        "duplicate_payment_ref",
+                        f"payment_ref {record.payment_ref} already appears in row {seen_refs[record.payment_ref]}",
+                    )
+                )
+                continue
+            seen_refs[record.payment_ref] = item.row
+            remaining = window.balance - settled.get(window.case_id, Decimal("0"))
+            issue = _balance_issue(item.row, record, remaining)
+            if issue:
+                self.tally.reject(issue)
+                continue
+            settled[window.case_id] = settled.get(window.case_id, Decimal("0")) + record.amount
+            settlements.append(
+                Settlement(
+                    upload_id=self.upload.id,
+                    agency_id=self.agency.id,
+                    case_id=window.case_id,
+                    row=item.row,
+                    paid_at=moment,
+                    amount=record.amount,
+                    method=record.method,
+                    payment_ref=record.payment_ref,
+                    type=record.type,
+                    waiver_amount=record.waiver_amount,
+                    notes=record.notes,
+                    created_at=self.now,
+                )
+            )
+        return settlements
+
+
+def _balance_issue(row: int, record: SettlementRecord, remaining: Decimal) -> RowIssue | None:
+    if record.amount > remaining:
+        return RowIssue(
+            row,
+            "amount",
+            "exceeds_balance",
+            f"amount {record.amount} is more than the case's remaining balance {remaining}",
+        )
+    if record.type == "full" and record.amount != remaining:
+        return RowIssue(
+            row,
+            "type",
+            "invalid_value",
+            f"a full payment must equal the remaining balance {remaining}, not {record.amount}",
+        )
+    if record.type == "settlement" and record.amount + (record.waiver_amount or 0) != remaining:
+        return RowIssue(
+            row,
+            "waiver_amount",
+            "invalid_value",
+            f"amount + waiver_amount must equal the remaining balance {remaining}",
+        )
+    return None
+
+
+def insert_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Insert contacts, skipping those already held (the duplicate key); returns (id, row) stored."""
+    if not rows:
+        return []
+    dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = (
+        dialect_insert(Contact)
+        .on_conflict_do_nothing(
+            index_elements=["agency_id", "case_id", "contacted_at", "channel", "phone", "collector_id"]
+        )
+        .returning(Contact.id, Contact.row)
+    )
+    return [(row.id, row.row) for row in db.session.execute(statement, rows)]
+
+
+def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) -> Upload:
+    """Process a queued upload to ``completed`` or ``rejected``; safe to call twice."""
+    upload = db.session.get(Upload, upload_id)
+    if upload is None:
+        raise LookupError(f"no upload {upload_id}")
+    if upload.status != "queued":
+        return upload
+    upload.status = "processing"
+    upload.started_at = utcnow()
+    db.session.commit()
+    processor = UploadProcessor(upload, on_progress)
+    settlements: list[Settlement] = []
+    try:
+        if upload.kind == "contacts":
+            processor.run_contacts()
+        else:
+            settlements = processor.run_settlements()
+    except Exception:
+        log.exception("upload %s failed while processing", upload_id)
+        db.session.rollback()
+        processor = UploadProcessor(upload)
+        processor.tally.reject(RowIssue(0, "", "unreadable_file", "the file could not be processed"))
+        settlements = []
+    _finish(processor, settlements)
+    return upload
+
+
+def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
+    tally, upload = processor.tally, processor.upload
+    rejected_whole = tally.file_error is not None or (upload.kind == "settlements" and tally.rejected_rows)
+    if tally.file_error is not None:
+        # A file that is unreadable part-way is rejected whole: drop what the batches stored.
+        db.session.rollback()
+        upload = db.session.get(Upload, upload.id)
+        processor.upload = upload
+        tally.errors_pending = [e for e in tally.errors_pending if e["row"] == 0] or [
+            {
+                "row": 0,
+                "field": tally.file_error.field,
+                "code": tally.file_error.code,
+                "message": tally.file_error.message,
+            }
+        ]
+        tally.findings = 0
+    processor.flush_errors()
+    if rejected_whole:
+        upload.status = "rejected"
+        upload.rows_accepted = 0
+        upload.rows_duplicate = 0
+        upload.rows_rejected = tally.rows_total
+    else:
+        for settlement in settlements:
+            db.session.add(settlement)
+        db.session.flush()
+        for settlement in settlements:
+            record_event(
+                actor=processor.actor,
+                action=AuditTag.SETTLEMENT_RECORD,
+                object_type="case",
+                object_id=settlement.case_id,
+                agency_id=upload.agency_id,
+                details={
+                    "upload_id": upload.id,
+                    "settlement_id": settlement.id,
+                    "row": settlement.row,
+                    "amount": settlement.amount,
+                    "type": settlement.type,
+                    "waiver_amount": settlement.waiver_amount,
+                    "payment_ref": settlement.payment_ref,
+                },
+            )
+        upload.status = "completed"
+        upload.rows_accepted = tally.accepted + len(settlements)
+        upload.rows_duplicate = tally.duplicate
+        upload.rows_rejected = len(tally.rejected_rows)
+    upload.rows_total = tally.rows_total
+    upload.rows_processed = tally.rows_total
+    upload.findings_total = (
+        db.session.execute(select(func.count()).select_from(Finding).where(Finding.upload_id == upload.id)).scalar_one()
+        if tally.findings
+        else 0
+    )
+    upload.completed_at = utcnow()
+    completion = record_event(
+        actor=processor.actor,
+        action=AuditTag.UPLOAD_COMPLETE if upload.status == "completed" else AuditTag.UPLOAD_REJECT,
+        object_type="upload",
+        object_id=upload.id,
+        agency_id=upload.agency_id,
+        outcome="success" if upload.status == "completed" else "failure",
+        details={
+            "sha256": upload.sha256,
+            "kind": upload.kind,
+            "adapter": upload.adapter,
+            "format": upload.format_key,
+            "rows_total": upload.rows_total,
+            "rows_accepted": upload.rows_accepted,
+            "rows_rejected": upload.rows_rejected,
+            "rows_duplicate": upload.rows_duplicate,
+            "findings_total": upload.findings_total,
+        },
+    )
+    upload.completion_seq = completion.seq
+    db.session.commit()

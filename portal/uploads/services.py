@@ -1,0 +1,313 @@
+"""Submitting uploads (web, API, CLI share this), scoping them to agencies, and their summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from flask import current_app
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.agencies.models import Agency
+from portal.audit.services import record_event
+from portal.audit.tags import AuditTag
+from portal.errors import NotFoundError, PermissionDeniedError, PortalError, ValidationError
+from portal.extensions import db
+from portal.plugins import AmbiguousFormatError, UnknownFormatError, choose_format, get_format, read_sample
+from portal.plugins.records import KINDS
+from portal.security import Actor, Role
+from portal.uploads.models import Upload, UploadError, progress_percent
+from portal.uploads.storage import blob_path, store_stream
+
+SUMMARY_ERRORS = 100
+
+
+class AmbiguousUploadError(PortalError):
+    """Two adapters read the file equally well: the user must choose (API: 422 with candidates)."""
+
+    code = "ambiguous_format"
+    status = 422
+
+    def __init__(self, candidates: list[dict[str, Any]]) -> None:
+        names = ", ".join(f"{c['adapter']}/{c['format']}" for c in candidates)
+        super().__init__(f"more than one adapter can read this file ({names}); choose one with adapter=")
+        self.candidates = candidates
+
+
+@dataclass(frozen=True)
+class Submission:
+    upload: Upload
+    duplicate: bool
+
+
+def plugin_manager():
+    return current_app.extensions["portal.plugins"]
+
+
+def storage_root() -> Path:
+    return Path(current_app.config["PORTAL_STORAGE_DIR"])
+
+
+def uploads_visible_to(actor: Actor) -> Select[tuple[Upload]]:
+    """Agency users see their agency's uploads; lender staff every agency's."""
+    query = select(Upload)
+    if actor.is_agency:
+        query = query.where(Upload.agency_id == actor.agency_id)
+    return query
+
+
+def require_upload(*, actor: Actor, upload_id: int) -> Upload:
+    upload = db.session.execute(uploads_visible_to(actor).where(Upload.id == upload_id)).scalar_one_or_none()
+    if upload is None:
+        raise NotFoundError(f"no upload {upload_id}")
+    return upload
+
+
+def _uploading_agency(actor: Actor, agency_code: str | None) -> Agency:
+    if actor.is_agency:
+        agency = db.session.get(Agency, actor.agency_id)
+    elif actor.is_system:
+        if not agency_code:
+            raise ValidationError("name the agency whose file this is", field="agency")
+        agency = db.session.execute(select(Agency).where(Agency.code == agency_code.upper())).scalar_one_or_none()
+        if agency is None:
+            raise ValidationError(f"unknown agency {agency_code!r}", field="agency")
+    else:
+        raise PermissionDeniedError("only agency users upload files")
+    assert agency is not None
+    if agency.status != "active":
+        raise PermissionDeniedError(f"agency {agency.code} is {agency.status}; uploads are closed")
+    return agency
+
+
+def submit_upload(
+    *,
+    actor: Actor,
+    kind: str,
+    stream: BinaryIO,
+    filename: str,
+    adapter: str | None = None,
+    agency_code: str | None = None,
+) -> Submission:
+    """Store the bytes, detect a duplicate, choose the adapter and record the upload as queued.
+
+    The caller then hands the upload to ``dispatch_upload``. Raises AmbiguousUploadError when
+    two formats read the file equally well; a file no adapter reads is recorded as rejected.
+    """
+    if kind not in KINDS:
+        raise ValidationError(f"kind must be contacts or settlements, not {kind!r}", field="kind")
+    agency = _uploading_agency(actor, agency_code)
+    stored = store_stream(storage_root(), stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+    filename = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    existing = _live_upload(agency.id, kind, stored.sha256)
+    if existing is not None:
+        return _duplicate(actor, existing)
+    with stored.path.open("rb") as handle:
+        sample = read_sample(handle)
+    requested = adapter or None
+    upload = Upload(
+        agency_id=agency.id,
+        user_id=actor.user_id,
+        kind=kind,
+        filename=filename,
+        sha256=stored.sha256,
+        size=stored.size,
+        source=actor.source,
+        status="queued",
+    )
+    try:
+        format_key = choose_format(plugin_manager(), sample, filename, kind, requested)
+    except AmbiguousFormatError as exc:
+        candidates = [
+            {"adapter": c.adapter, "format": c.format_key, "confidence": round(c.confidence, 2)} for c in exc.candidates
+        ]
+        preferred = [c for c in candidates if agency.default_adapter in (c["adapter"], c["format"])]
+        if len(preferred) != 1:
+            raise AmbiguousUploadError(candidates) from exc
+        format_key = preferred[0]["format"]
+    except UnknownFormatError as exc:
+        upload.status = "rejected"
+        upload.adapter = requested
+        db.session.add(upload)
+        db.session.flush()
+        db.session.add(UploadError(upload_id=upload.id, row=0, field="", code="unknown_format", message=str(exc)))
+        record_event(
+            actor=actor,
+            action=AuditTag.UPLOAD_REJECT,
+            object_type="upload",
+            object_id=upload.id,
+            agency_id=agency.id,
+            outcome="failure",
+            details={"sha256": stored.sha256, "kind": kind, "reason": "unknown_format"},
+        )
+        db.session.commit()
+        return Submission(upload, False)
+    registered = get_format(plugin_manager(), format_key)
+    upload.adapter = registered.adapter
+    upload.adapter_version = registered.format.version
+    upload.format_key = format_key
+    db.session.add(upload)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another request stored the same bytes a moment ago: that one is the upload.
+        db.session.rollback()
+        existing = _live_upload(agency.id, kind, stored.sha256)
+        if existing is None:
+            raise
+        return _duplicate(actor, existing)
+    record_event(
+        actor=actor,
+        action=AuditTag.UPLOAD_RECEIVE,
+        object_type="upload",
+        object_id=upload.id,
+        agency_id=agency.id,
+        details={
+            "sha256": stored.sha256,
+            "size": stored.size,
+            "kind": kind,
+            "filename": filename,
+            "adapter": upload.adapter,
+            "adapter_version": upload.adapter_version,
+            "format": format_key,
+        },
+    )
+    db.session.commit()
+    return Submission(upload, False)
+
+
+def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:
+    return db.session.execute(
+        select(Upload).where(
+            Upload.agency_id == agency_id, Upload.kind == kind, Upload.sha256 == sha256, Upload.status != "rejected"
+        )
+    ).scalar_one_or_none()
+
+
+def _duplicate(actor: Actor, existing: Upload) -> Submission:
+    record_event(
+        actor=actor,
+        action=AuditTag.UPLOAD_DUPLICATE,
+        object_type="upload",
+        object_id=existing.id,
+        agency_id=existing.agency_id,
+        details={"sha256": existing.sha256, "kind": existing.kind},
+    )
+    db.session.commit()
+    return Submission(existing, True)
+
+
+def original_file(*, actor: Actor, upload_id: int) -> tuple[Upload, Path]:
+    """The stored original, for lender staff only (agency users have their own copy)."""
+    if actor.is_agency:
+        raise PermissionDeniedError("only lender staff download original files")
+    upload = require_upload(actor=actor, upload_id=upload_id)
+    return upload, blob_path(storage_root(), upload.sha256)
+
+
+def upload_errors(upload: Upload, limit: int | None = None) -> list[UploadError]:
+    query = select(UploadError).where(UploadError.upload_id == upload.id).order_by(UploadError.row, UploadError.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.execute(query).scalars())
+
+
+def upload_summary(upload: Upload, *, duplicate: bool = False) -> dict[str, Any]:
+    """The contract 4.4 upload object (plus progress and the adapter's format and version)."""
+    return {
+        "id": upload.id,
+        "kind": upload.kind,
+        "adapter": upload.adapter,
+        "adapter_version": upload.adapter_version,
+        "format": upload.format_key,
+        "agency": upload.agency.code,
+        "filename": upload.filename,
+        "sha256": upload.sha256,
+        "size": upload.size,
+        "status": upload.status,
+        "duplicate": duplicate,
+        "rows_total": upload.rows_total,
+        "rows_accepted": upload.rows_accepted,
+        "rows_rejected": upload.rows_rejected,
+        "rows_duplicate": upload.rows_duplicate,
+        "rows_processed": upload.rows_processed,
+        "progress": progress_percent(upload),
+        "findings_total": upload.findings_total,
+        "created_at": upload.created_at.isoformat(),
+        "completed_at": upload.completed_at.isoformat() if upload.completed_at else None,
+        "errors": [
+            {"row": e.row, "field": e.field, "code": e.code, "message": e.message}
+            for e in upload_errors(upload, SUMMARY_ERRORS)
+        ],
+    }
+
+
+def list_uploads(
+    *, actor: Actor, limit: int = 50, before_id: int | None = None, agency_code: str | None = None
+) -> list[Upload]:
+    query = uploads_visible_to(actor).order_by(Upload.id.desc()).limit(limit)
+    if before_id:
+        query = query.where(Upload.id < before_id)
+    if agency_code and not actor.is_agency:
+        query = query.join(Agency, Agency.id == Upload.agency_id).where(Agency.code == agency_code.upper())
+    return list(db.session.execute(query).scalars())
+
+
+def can_upload(actor: Actor) -> bool:
+    return actor.role in (Role.AGENCY_AGENT, Role.AGENCY_ADMIN) or actor.is_system
+
+
+def check_file(
+    *,
+    stream: BinaryIO,
+    filename: str,
+    kind: str,
+    adapter: str | None = None,
+    timezone: str = "Asia/Shanghai",
+    max_errors: int = 20,
+) -> dict[str, Any]:
+    """Dry run of the adapter step: which format, rows read, first errors. Stores nothing."""
+    from portal.plugins import ParseContext, RowIssue, parse
+
+    if kind not in KINDS:
+        raise ValidationError(f"kind must be contacts or settlements, not {kind!r}", field="kind")
+    sample = read_sample(stream)
+    stream.seek(0)
+    try:
+        format_key = choose_format(plugin_manager(), sample, filename, kind, adapter)
+    except AmbiguousFormatError as exc:
+        raise AmbiguousUploadError(
+            [
+                {"adapter": c.adapter, "format": c.format_key, "confidence": round(c.confidence, 2)}
+                for c in exc.candidates
+            ]
+        ) from exc
+    except UnknownFormatError as exc:
+        raise PortalError(str(exc), code="unknown_format") from exc
+    registered = get_format(plugin_manager(), format_key)
+    rows: set[int] = set()
+    bad: set[int] = set()
+    errors: list[dict[str, Any]] = []
+    for item in parse(
+        plugin_manager(), format_key, stream, ParseContext(kind=kind, timezone=timezone, filename=filename)
+    ):
+        if item.row:
+            rows.add(item.row)
+        if isinstance(item, RowIssue):
+            if item.row:
+                bad.add(item.row)
+            if len(errors) < max_errors:
+                errors.append({"row": item.row, "field": item.field, "code": item.code, "message": item.message})
+    return {
+        "adapter": registered.adapter,
+        "format": format_key,
+        "version": registered.format.version,
+        "kind": kind,
+        "rows_total": len(rows),
+        "rows_valid": len(rows - bad),
+        "rows_rejected": len(bad),
+        "file_rejected": any(e["row"] == 0 for e in errors),
+        "errors": errors,
+    }

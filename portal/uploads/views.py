@@ -1,0 +1,150 @@
+"""Upload page and history for agencies; every agency's uploads for lender staff."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from wtforms.fields.choices import SelectChoice
+
+from portal.agencies.services import list_agencies
+from portal.audit.services import record_event
+from portal.audit.tags import AuditTag
+from portal.errors import NotFoundError, PortalError
+from portal.extensions import db
+from portal.plugins import list_formats
+from portal.security import AGENCY_ROLES, Role, current_actor, roles_required
+from portal.uploads import services
+from portal.uploads.exports import errors_csv
+from portal.uploads.forms import UploadForm
+from portal.uploads.jobs import dispatch_upload
+from portal.uploads.models import progress_percent
+
+bp = Blueprint("uploads", __name__, url_prefix="/uploads")
+ALL_ROLES = tuple(Role)
+
+
+def _form() -> UploadForm:
+    form = UploadForm()
+    form.kind.choices = [SelectChoice("contacts", _("contact records")), SelectChoice("settlements", _("settlements"))]
+    formats = list_formats(services.plugin_manager())
+    form.adapter.choices = [SelectChoice("", _("detect automatically"))] + [
+        SelectChoice(f.key, f"{f.adapter} · {f.format.label}") for f in formats
+    ]
+    return form
+
+
+@bp.route("/", methods=["GET", "POST"])
+@roles_required(*ALL_ROLES)
+def index():
+    actor = current_actor()
+    form = _form() if actor.role in AGENCY_ROLES else None
+    if form is not None and form.validate_on_submit():
+        upload_file = form.file.data
+        try:
+            submission = services.submit_upload(
+                actor=actor,
+                kind=form.kind.data,
+                stream=upload_file.stream,
+                filename=upload_file.filename or "upload",
+                adapter=form.adapter.data or None,
+            )
+        except services.AmbiguousUploadError as exc:
+            flash(
+                _(
+                    "More than one format fits this file. Choose one: %(names)s",
+                    names=", ".join(f"{c['adapter']} · {c['format']}" for c in exc.candidates),
+                ),
+                "error",
+            )
+        except PortalError as exc:
+            flash(exc.message, "error")
+        else:
+            if submission.duplicate:
+                flash(_("You uploaded the same file before: here is that upload."), "info")
+            elif submission.upload.status == "queued":
+                dispatch_upload(submission.upload.id)
+            return redirect(url_for("uploads.detail", upload_id=submission.upload.id))
+    agency = request.args.get("agency", "")
+    uploads = services.list_uploads(
+        actor=actor, limit=50, before_id=request.args.get("before", type=int), agency_code=agency or None
+    )
+    return render_template(
+        "uploads/index.html",
+        form=form,
+        uploads=uploads,
+        actor=actor,
+        progress=progress_percent,
+        agencies=[] if actor.is_agency else list_agencies(),
+        agency=agency,
+        max_mb=current_app.config["PORTAL_MAX_UPLOAD_MB"],
+    )
+
+
+def _load(upload_id: int):
+    try:
+        return services.require_upload(actor=current_actor(), upload_id=upload_id)
+    except NotFoundError:
+        abort(404)
+
+
+@bp.get("/<int:upload_id>")
+@roles_required(*ALL_ROLES)
+def detail(upload_id: int):
+    upload = _load(upload_id)
+    return render_template(
+        "uploads/detail.html",
+        upload=upload,
+        summary=services.upload_summary(upload),
+        errors=services.upload_errors(upload, 500),
+        progress=progress_percent(upload),
+        actor=current_actor(),
+    )
+
+
+@bp.get("/<int:upload_id>/progress")
+@roles_required(*ALL_ROLES)
+def progress(upload_id: int):
+    upload = _load(upload_id)
+    return jsonify({"status": upload.status, "progress": progress_percent(upload), "rows": upload.rows_processed})
+
+
+@bp.get("/<int:upload_id>/errors.csv")
+@roles_required(*ALL_ROLES)
+def errors(upload_id: int):
+    upload = _load(upload_id)
+    response = Response(stream_with_context(errors_csv(upload)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.id}-errors.csv"'
+    return response
+
+
+@bp.get("/<int:upload_id>/original")
+@roles_required(Role.LENDER_OPS, Role.COMPLIANCE, Role.ADMIN)
+def original(upload_id: int):
+    actor = current_actor()
+    try:
+        upload, path = services.original_file(actor=actor, upload_id=upload_id)
+    except NotFoundError:
+        abort(404)
+    record_event(
+        actor=actor,
+        action=AuditTag.UPLOAD_DOWNLOAD,
+        object_type="upload",
+        object_id=upload.id,
+        agency_id=upload.agency_id,
+        details={"sha256": upload.sha256},
+    )
+    db.session.commit()
+    return send_file(path, as_attachment=True, download_name=upload.filename, mimetype="application/octet-stream")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal.cli import cli_actor, emit, fail, json_option, reports_errors
 
@@ -79,8 +79,9 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
         db.session.expire_all()
         upload = db.session.get(Upload, upload.id)
     summary = upload_summary(upload, duplicate=submission.duplicate)
+    duplicate_note = " (duplicate of an earlier upload)" if submission.duplicate else ""
     text = (
-        f"upload {summary['id']} {summary['status']}{' (duplicate of an earlier upload)' if submission.duplicate else ''}"
+        f"upload {summary['id']} {summary['status']}{duplicate_note}"
         f": {summary['rows_total']} rows, {summary['rows_accepted']} accepted, {summary['rows_rejected']} rejected, "
         f"{summary['rows_duplicate']} duplicate, {summary['findings_total']} findings"
     )
@@ -155,6 +156,7 @@ def adapters_check_command(file: Path, kind, adapter, as_json):
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
 def worker_command(burst):
     """Process queued uploads (needs PORTAL_REDIS_URL)."""
     from rq import Worker

@@ -1,0 +1,191 @@
+"""portal-client against stub servers: what the live portal rarely does on demand (ambiguity, 503s,
+slow processing, receipts, many pages, formula cells)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from werkzeug.wrappers import Request, Response
+
+from portal.client import MultipartBody, cell, main
+
+
+def as_json(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def summary(**fields: object) -> dict[str, object]:
+    base = {"id": 7, "kind": "contacts", "status": "completed", "duplicate": False, "rows_total": 2}
+    base.update(rows_accepted=2, rows_rejected=0, rows_duplicate=0, findings_total=0, progress=100, errors=[])
+    return base | fields
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_the_multipart_body_streams_the_file_with_its_fields(stub_server, capsys, tmp_path):
+    seen = {}
+
+    def handler(request: Request) -> Response:
+        upload = request.files["file"]
+        seen.update(
+            content_length=request.content_length,
+            chunked=request.headers.get("Transfer-Encoding"),
+            kind=request.form["kind"],
+            adapter=request.form["adapter"],
+            filename=upload.filename,
+            data=upload.read(),
+            auth=request.headers["Authorization"],
+        )
+        return as_json(summary(), 202)
+
+    stub_server(handler)
+    path = tmp_path / '联系 "记录".csv'
+    data = b"case_ref\n" + b"x" * 200_000
+    path.write_bytes(data)
+    code, _, err = run(capsys, "upload", str(path), "--kind", "contacts", "--adapter", "mapping")
+    assert code == 0, err
+    assert seen["data"] == data and seen["kind"] == "contacts" and seen["adapter"] == "mapping"
+    assert seen["chunked"] is None and seen["content_length"] == len(
+        MultipartBody(path, {"kind": "contacts", "adapter": "mapping"})
+    )
+    assert seen["filename"] == '联系 "记录".csv'
+    assert seen["auth"] == "Bearer stub-token"
+    assert err.count("uploading") >= 3 and "100% 200.0 kB" in err
+
+
+def test_ambiguous_format_lists_the_candidates_and_exits_2(stub_server, capsys, tmp_path):
+    candidates = [
+        {"adapter": "canonical", "format": "canonical_csv", "confidence": 0.9},
+        {"adapter": "mapping", "format": "acme_v2", "confidence": 0.9},
+    ]
+    error = {
+        "code": "ambiguous_format",
+        "message": "more than one adapter can read this file",
+        "candidates": candidates,
+    }
+    stub_server(lambda request: as_json({"error": error}, 422))
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1,2\n")
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts")
+    assert code == 2 and out == ""
+    assert "\nerror: ambiguous_format: more than one adapter" in err
+    assert "--adapter canonical_csv" in err and "--adapter acme_v2" in err and "pass --adapter" in err
+
+
+def test_503_is_retried_and_the_upload_resent_whole(stub_server, capsys, tmp_path):
+    bodies = []
+
+    def handler(request: Request) -> Response:
+        bodies.append(request.files["file"].read())
+        if len(bodies) < 3:
+            return Response("busy", status=503)
+        return as_json(summary(), 202)
+
+    stub_server(handler)
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"abc\n" * 1000)
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--json")
+    assert code == 0, err
+    assert bodies == [path.read_bytes()] * 3
+    assert err.count("HTTP 503 SERVICE UNAVAILABLE; retrying") == 2
+    assert json.loads(out)["id"] == 7
+
+
+def test_503_to_the_end_is_an_error_with_the_status(stub_server, capsys):
+    stub_server(lambda request: Response("<html>bad gateway</html>", status=502, mimetype="text/html"))
+    code, _, err = run(capsys, "--retries", "1", "status", "3")
+    assert code == 1 and err.splitlines()[-1] == "error: http_502: BAD GATEWAY"
+
+
+def test_wait_polls_until_completed_showing_progress(stub_server, capsys, tmp_path):
+    states = iter(
+        [
+            summary(status="processing", progress=10, rows_processed=100),
+            summary(status="processing", progress=60, rows_processed=600),
+            summary(status="completed", progress=100, rows_processed=1000, rows_total=1000, receipt={"sig": "abc"}),
+        ]
+    )
+
+    def handler(request: Request) -> Response:
+        if request.method == "POST":
+            request.files["file"].read()
+            return as_json(summary(status="queued", progress=0), 202)
+        assert request.path == "/api/v1/uploads/7"
+        return as_json(next(states))
+
+    stub_server(handler)
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    receipts = tmp_path / "receipts"
+    argv = ["upload", str(path), "--kind", "contacts", "--wait", "--interval", "0.01", "--receipt-dir", str(receipts)]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert json.loads(out)["status"] == "completed"
+    assert "processing upload 7: 0% queued, 0 rows" in err
+    assert "processing upload 7: 60% processing, 600 rows" in err
+    assert "processing upload 7: 100% completed, 1000 rows" in err
+    saved = receipts / "upload-7-receipt.json"
+    assert json.loads(saved.read_text(encoding="utf-8")) == {"sig": "abc"}
+    assert f"receipt saved to {saved}" in err
+
+
+def test_rejected_after_waiting_exits_1_and_no_receipt_is_only_a_note(stub_server, capsys, tmp_path):
+    stub_server(lambda request: as_json(summary(status="rejected", rows_accepted=0, rows_rejected=2), 202))
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    code, out, err = run(capsys, "upload", str(path), "--kind", "settlements", "--receipt-dir", str(tmp_path / "r"))
+    assert code == 1 and json.loads(out)["status"] == "rejected"
+    assert "sent no receipt" in err and not (tmp_path / "r").exists()
+
+
+def test_cases_follow_the_cursor_and_neutralise_formulas(stub_server, capsys):
+    calls = []
+
+    def handler(request: Request) -> Response:
+        calls.append(dict(request.args))
+        page = int(request.args.get("cursor", "0"))
+        items = [
+            {"case_ref": f"C{page}{n}", "status": "open", "bucket": "=HYPERLINK(1)", "outstanding_balance": "-1.00"}
+            | {"days_past_due": 3, "agency": "@ZC", "placed_at": None, "extra": "+x"}
+            for n in range(2)
+        ]
+        return as_json({"items": items, "next": str(page + 1) if page < 2 else None})
+
+    stub_server(handler)
+    code, out, _ = run(capsys, "cases", "--status", "open")
+    assert code == 0
+    assert calls == [
+        {"limit": "500", "status": "open"},
+        {"limit": "500", "status": "open", "cursor": "1"},
+        {"limit": "500", "status": "open", "cursor": "2"},
+    ]
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["case_ref"] for r in rows] == ["C00", "C01", "C10", "C11", "C20", "C21"]
+    assert rows[0]["bucket"] == "'=HYPERLINK(1)" and rows[0]["agency"] == "'@ZC" and rows[0]["extra"] == "'+x"
+    assert rows[0]["outstanding_balance"] == "'-1.00" and rows[0]["days_past_due"] == "3"
+    assert rows[0]["placed_at"] == "" and rows[0]["currency"] == ""
+
+
+def test_cell_formats():
+    assert cell(None) == "" and cell(12) == "12" and cell("ok") == "ok" and cell("=1+1") == "'=1+1"
+    assert cell(["a"]) == '["a"]'
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["upload", "x.csv"]) == 2  # --kind is required
+    assert main(["frobnicate"]) == 2
+    capsys.readouterr()
+    assert main(["--url", "ftp://x", "--token", "t", "status", "1"]) == 2
+    assert "http:// or https://" in capsys.readouterr().err
+
+
+def test_a_missing_file_is_a_usage_error(stub_server, capsys, tmp_path):
+    stub_server(lambda request: as_json(summary()))
+    code, _, err = run(capsys, "upload", str(tmp_path / "nope.csv"), "--kind", "contacts")
+    assert code == 2 and "no such file" in err

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portal.compliance.models import Finding
+from portal.db import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,26 @@ class StoredContactView:
     notes: str | None
 
 
-def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: list[StoredContactView]) -> list[Finding]:
+@dataclass(frozen=True, slots=True)
+class NewFinding:
+    """A finding to store; the pipeline inserts them in bulk."""
+
+    rule: str
+    severity: str
+    agency_id: int
+    case_id: int
+    upload_id: int | None
+    row: int | None
+    occurred_at: datetime
+    message: str
+    contact_id: int | None = None
+    settlement_id: int | None = None
+
+    def as_row(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__} | {"status": "open"}
+
+
+def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: list[StoredContactView]) -> list[NewFinding]:
     """Findings for contacts just stored, in time order; the rules of contract 8 plug in here.
 
     The rules themselves arrive with the compliance issue; until then no contact raises one.
@@ -35,9 +55,9 @@ def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: list[StoredCo
 
 def placement_inactive(
     *, agency_id: int, case_id: int, upload_id: int, row: int, occurred_at: datetime, what: str
-) -> Finding:
+) -> NewFinding:
     """Contract 5.3: work on a case outside the agency's placement is rejected and still reported."""
-    return Finding(
+    return NewFinding(
         rule="placement_inactive",
         severity="high",
         agency_id=agency_id,
@@ -47,3 +67,13 @@ def placement_inactive(
         occurred_at=occurred_at,
         message=f"{what} at {occurred_at.isoformat()} while the case was not placed with the agency",
     )
+
+
+def store_findings(findings: list[NewFinding]) -> int:
+    """Insert findings in bulk (Core, not the unit of work: a bad file may raise thousands)."""
+    from portal.extensions import db
+
+    if findings:
+        now = utcnow()
+        db.session.execute(Finding.__table__.insert(), [f.as_row() | {"created_at": now} for f in findings])
+    return len(findings)

@@ -11,17 +11,22 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from portal.accounts.models import User
 from portal.agencies.models import Agency
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.cases.models import Case, Placement
-from portal.compliance.models import Finding
-from portal.compliance.services import StoredContactView, evaluate_contacts, placement_inactive
+from portal.compliance.services import (
+    NewFinding,
+    StoredContactView,
+    evaluate_contacts,
+    placement_inactive,
+    store_findings,
+)
 from portal.contacts.models import Contact
-from portal.db import utcnow
+from portal.db import in_values, utcnow
 from portal.extensions import db
 from portal.money.models import Settlement
 from portal.plugins import ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
@@ -117,6 +122,9 @@ class UploadProcessor:
         self.upload = upload
         self.on_progress = on_progress
         self.stream: _CountingReader | None = None
+        self.findings_pending: list[NewFinding] = []
+        self.case_windows: dict[str, CaseWindow | None] = {}
+        self.findings_pending: list[NewFinding] = []
         self.agency: Agency = upload.agency
         self.zone = ZoneInfo(self.agency.timezone)
         self.tally = Tally()
@@ -146,36 +154,43 @@ class UploadProcessor:
         """Naive times in agency files are the agency's wall clock (contract 5.1)."""
         return value.replace(tzinfo=self.zone) if value.tzinfo is None else value
 
-    def windows(self, case_refs: set[str]) -> dict[str, CaseWindow]:
-        """Cases named in a batch that were ever placed with this agency; others are unknown_case."""
-        rows = db.session.execute(
-            select(
-                Case.case_ref,
-                Case.id,
-                Case.outstanding_balance,
-                Placement.placed_at,
-                Placement.ended_at,
-                Placement.expires_at,
-            )
-            .join(Placement, Placement.case_id == Case.id)
-            .where(Case.case_ref.in_(case_refs), Placement.agency_id == self.agency.id)
-        ).all()
-        grouped: dict[str, list[Any]] = defaultdict(list)
-        for row in rows:
-            grouped[row.case_ref].append(row)
-        return {
-            ref: CaseWindow(
-                case_id=items[0].id,
-                balance=items[0].outstanding_balance,
-                windows=tuple(
-                    (i.placed_at, min(i.ended_at, i.expires_at) if i.ended_at else i.expires_at) for i in items
-                ),
-            )
-            for ref, items in grouped.items()
-        }
+    def windows(self, case_refs: set[str]) -> dict[str, CaseWindow | None]:
+        """Each case named so far: its placements with this agency, or None (unknown_case).
+
+        Kept across batches: an agency's file names the same cases again and again.
+        """
+        missing = case_refs - self.case_windows.keys()
+        if missing:
+            dialect = db.engine.dialect.name
+            cases = db.session.execute(
+                select(Case.case_ref, Case.id, Case.outstanding_balance).where(
+                    in_values(Case.case_ref, missing, dialect)
+                )
+            ).all()
+            spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+            for case_id, placed_at, ended_at, expires_at in db.session.execute(
+                select(Placement.case_id, Placement.placed_at, Placement.ended_at, Placement.expires_at).where(
+                    in_values(Placement.case_id, [c.id for c in cases], dialect),
+                    Placement.agency_id == self.agency.id,
+                )
+            ):
+                spans[case_id].append((placed_at, min(ended_at, expires_at) if ended_at else expires_at))
+            self.case_windows.update(dict.fromkeys(missing))
+            for case in cases:
+                if spans.get(case.id):
+                    self.case_windows[case.case_ref] = CaseWindow(
+                        case_id=case.id, balance=case.outstanding_balance, windows=tuple(spans[case.id])
+                    )
+        return self.case_windows
 
     def check_case(
-        self, row: int, case_ref: str, moment: datetime, field_name: str, windows: dict[str, CaseWindow], what: str
+        self,
+        row: int,
+        case_ref: str,
+        moment: datetime,
+        field_name: str,
+        windows: dict[str, CaseWindow | None],
+        what: str,
     ) -> CaseWindow | None:
         window = windows.get(case_ref)
         if window is None:
@@ -195,7 +210,7 @@ class UploadProcessor:
                     f"case {case_ref} was not placed with you at {moment.isoformat()}",
                 )
             )
-            db.session.add(
+            self.findings_pending.append(
                 placement_inactive(
                     agency_id=self.agency.id,
                     case_id=window.case_id,
@@ -205,16 +220,18 @@ class UploadProcessor:
                     what=what,
                 )
             )
-            self.tally.findings += 1
             return None
         return window
 
     def flush_errors(self) -> None:
+        """Rejected rows and findings so far go to the database in bulk (Core inserts, no unit of work)."""
         if self.tally.errors_pending:
             db.session.execute(
-                insert(UploadError), [dict(e, upload_id=self.upload.id) for e in self.tally.errors_pending]
+                UploadError.__table__.insert(), [dict(e, upload_id=self.upload.id) for e in self.tally.errors_pending]
             )
             self.tally.errors_pending.clear()
+        self.tally.findings += store_findings(self.findings_pending)
+        self.findings_pending.clear()
 
     def report_progress(self) -> None:
         """Progress goes through its own connection so that pollers see it before the commit."""
@@ -299,9 +316,7 @@ class UploadProcessor:
             )
             for contact_id, row in sorted(stored, key=lambda pair: by_row[pair[1]]["contacted_at"])
         ]
-        findings = evaluate_contacts(agency_id=self.agency.id, upload_id=self.upload.id, contacts=views)
-        db.session.add_all(findings)
-        self.tally.findings += len(findings)
+        self.findings_pending += evaluate_contacts(agency_id=self.agency.id, upload_id=self.upload.id, contacts=views)
         self.flush_errors()
         self.report_progress()
 
@@ -318,7 +333,7 @@ class UploadProcessor:
                 parsed.append(item)
         refs = {item.record.case_ref for item in parsed}
         windows = self.windows(refs)
-        case_ids = sorted({w.case_id for w in windows.values()})
+        case_ids = sorted({w.case_id for w in windows.values() if w is not None})
         # Lock the cases first: two uploads settling the same case must take turns.
         db.session.execute(select(Case.id).where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update()).all()
         settled = dict(
@@ -417,23 +432,67 @@ def _balance_issue(row: int, record: SettlementRecord, remaining: Decimal) -> Ro
     return None
 
 
+CONTACT_COLUMNS = (
+    "upload_id",
+    "agency_id",
+    "case_id",
+    "row",
+    "contacted_at",
+    "channel",
+    "party",
+    "phone",
+    "outcome",
+    "connected",
+    "duration_s",
+    "promise_amount",
+    "promise_date",
+    "collector_id",
+    "recording_ref",
+    "notes",
+    "created_at",
+)
+CONTACT_IDENTITY = ("agency_id", "case_id", "contacted_at", "channel", "phone", "collector_id")
+
+
 def insert_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """Insert contacts, skipping those already held (the duplicate key); returns (id, row) stored."""
     if not rows:
         return []
-    dialect = db.engine.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    if db.engine.dialect.name == "postgresql":
+        return _copy_contacts(rows)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    table = Contact.__table__
     statement = (
-        dialect_insert(Contact)
-        .on_conflict_do_nothing(
-            index_elements=["agency_id", "case_id", "contacted_at", "channel", "phone", "collector_id"]
-        )
-        .returning(Contact.id, Contact.row)
+        sqlite_insert(table)
+        .on_conflict_do_nothing(index_elements=list(CONTACT_IDENTITY))
+        .returning(table.c.id, table.c.row)
     )
-    return [(row.id, row.row) for row in db.session.execute(statement, rows)]
+    return [(row.id, row.row) for row in db.session.connection().execute(statement, rows)]
+
+
+def _copy_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO NOTHING from it.
+
+    COPY is the fastest way into PostgreSQL; the staging step keeps the duplicate rule in
+    the database (the unique key), so concurrent uploads cannot store a contact twice.
+    """
+    columns = ", ".join(CONTACT_COLUMNS)
+    connection = db.session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS contacts_stage ON COMMIT DROP AS "
+            f"SELECT {columns} FROM contacts WITH NO DATA"  # noqa: S608 (column names are constants)
+        )
+        cursor.execute("TRUNCATE contacts_stage")
+        with cursor.copy(f"COPY contacts_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in CONTACT_COLUMNS])
+        cursor.execute(
+            f"INSERT INTO contacts ({columns}) SELECT {columns} FROM contacts_stage "
+            f"ON CONFLICT ({', '.join(CONTACT_IDENTITY)}) DO NOTHING RETURNING id, row"  # noqa: S608
+        )
+        return [(contact_id, row) for contact_id, row in cursor.fetchall()]
 
 
 def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) -> Upload:
@@ -480,6 +539,7 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
             }
         ]
         tally.findings = 0
+        processor.findings_pending.clear()
     processor.flush_errors()
     if rejected_whole:
         upload.status = "rejected"
@@ -513,11 +573,7 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
         upload.rows_rejected = len(tally.rejected_rows)
     upload.rows_total = tally.rows_total
     upload.rows_processed = tally.rows_total
-    upload.findings_total = (
-        db.session.execute(select(func.count()).select_from(Finding).where(Finding.upload_id == upload.id)).scalar_one()
-        if tally.findings
-        else 0
-    )
+    upload.findings_total = tally.findings
     upload.completed_at = utcnow()
     completion = record_event(
         actor=processor.actor,

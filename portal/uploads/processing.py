@@ -452,6 +452,16 @@ CONTACT_COLUMNS = (
     "created_at",
 )
 CONTACT_IDENTITY = ("agency_id", "case_id", "contacted_at", "channel", "phone", "collector_id")
+# Built from the constant column lists above, never from input.
+_COLUMNS_SQL = ", ".join(CONTACT_COLUMNS)
+_STAGE_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS contacts_stage ON COMMIT DROP AS SELECT {_COLUMNS_SQL} FROM contacts WITH NO DATA"  # noqa: S608
+)
+_COPY_SQL = f"COPY contacts_stage ({_COLUMNS_SQL}) FROM STDIN"
+_MERGE_SQL = (
+    f"INSERT INTO contacts ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM contacts_stage "  # noqa: S608
+    f"ON CONFLICT ({', '.join(CONTACT_IDENTITY)}) DO NOTHING RETURNING id, row"
+)
 
 
 def insert_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -477,21 +487,14 @@ def _copy_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     COPY is the fastest way into PostgreSQL; the staging step keeps the duplicate rule in
     the database (the unique key), so concurrent uploads cannot store a contact twice.
     """
-    columns = ", ".join(CONTACT_COLUMNS)
     connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS contacts_stage ON COMMIT DROP AS "
-            f"SELECT {columns} FROM contacts WITH NO DATA"  # noqa: S608 (column names are constants)
-        )
+        cursor.execute(_STAGE_SQL)
         cursor.execute("TRUNCATE contacts_stage")
-        with cursor.copy(f"COPY contacts_stage ({columns}) FROM STDIN") as copy:
+        with cursor.copy(_COPY_SQL) as copy:
             for row in rows:
                 copy.write_row([row[column] for column in CONTACT_COLUMNS])
-        cursor.execute(
-            f"INSERT INTO contacts ({columns}) SELECT {columns} FROM contacts_stage "
-            f"ON CONFLICT ({', '.join(CONTACT_IDENTITY)}) DO NOTHING RETURNING id, row"  # noqa: S608
-        )
+        cursor.execute(_MERGE_SQL)
         return [(contact_id, row) for contact_id, row in cursor.fetchall()]
 
 

@@ -18,6 +18,15 @@
       }
     });
   }
+  // Drop zones: highlight while a file is dragged over; the file input itself accepts the drop.
+  document.querySelectorAll(".dropzone").forEach(function (zone) {
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function () { zone.classList.add("dragover"); });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      zone.addEventListener(name, function () { zone.classList.remove("dragover"); });
+    });
+  });
   // Upload forms: show the bytes sent so far on a progress bar, then render the answer page.
   document.querySelectorAll("form.upload").forEach(function (form) {
     form.addEventListener("submit", function (event) {
@@ -33,6 +42,11 @@
         if (e.lengthComputable) { bar.value = Math.round((e.loaded / e.total) * 100); }
       });
       request.addEventListener("load", function () {
+        // Follow the redirect the server answered with, so the address bar shows the result page.
+        if (request.responseURL && request.responseURL !== window.location.href) {
+          window.location.assign(request.responseURL);
+          return;
+        }
         document.open();
         document.write(request.responseText);
         document.close();

@@ -104,3 +104,25 @@ def test_agency_agent_journey(page, live_server, world):
     page.goto(live_server + "/cases/")
     assert "/login" in page.url
     assert errors == []
+
+
+def test_agency_uploads_a_file_and_sees_the_result(page, live_server, world):
+    from tests.conftest import DATA
+
+    page.goto(live_server + "/login")
+    page.fill("input[name=email]", world["zc_agent"])
+    page.fill("input[name=password]", "correct-horse-battery-9")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(live_server + "/cases/")
+    page.click("nav.mainnav >> text=上传")
+    page.wait_for_url(live_server + "/uploads/")
+    page.set_input_files("input[name=file]", str(DATA / "contacts_cn_gbk.csv"))
+    shot(page, "05-upload-form")
+    page.click("form.upload-form button[type=submit]")
+    page.wait_for_url("**/uploads/1")
+    assert page.locator("#upload-summary .kpi .value").first.inner_text() == "60"
+    assert "cn_gbk_csv" in page.content()
+    shot(page, "06-upload-result")
+    page.goto(live_server + "/uploads/")
+    assert page.locator("#upload-list tbody tr").count() == 1
+    shot(page, "07-upload-history")

@@ -6,6 +6,7 @@ import codecs
 import csv
 import functools
 import io
+import itertools
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -13,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
 
-from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, build_row, normalise_word
+from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, TablePlan, build_row, normalise_word
 from portal.plugins.records import FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND, ParsedRow, ParseLimits, RowIssue
 
 CHUNK = 64 * 1024
@@ -85,6 +86,64 @@ def detect_bom(head: bytes) -> str | None:
     return None
 
 
+class _Decoder:
+    """Strict decoding of successive lines, with ``encoding="auto"`` (see decode_lines)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.chosen: str | None = None if encoding == "auto" else encoding
+
+    def line(self, line: bytes, number: int) -> str:
+        """Line ``number`` (1-based) as text, or a FileProblem."""
+        if number == 1:
+            bom = detect_bom(line)
+            if bom:
+                line = line[len(codecs.BOM_UTF8) :]
+                self.chosen = self.chosen or bom
+        if b"\x00" in line:
+            raise FileProblem(f"line {number} contains NUL bytes: this is not a text file (or it is UTF-16)")
+        if self.chosen is None:
+            if line.isascii():
+                return line.decode("ascii")
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                self.chosen = "gb18030"
+            else:
+                self.chosen = "utf-8"
+                return text
+        try:
+            return line.decode(self.chosen)
+        except UnicodeDecodeError as exc:
+            raise FileProblem(
+                f"line {number} is not valid {self.chosen} text (byte {exc.start + 1} of the line)"
+            ) from None
+        except LookupError:
+            raise FileProblem(f"unknown text encoding {self.chosen!r}") from None
+
+    def block(self, block: bytes) -> str | None:
+        """Whole lines after the first, decoded at once; None when one of them needs ``line``'s rules."""
+        if b"\x00" in block:
+            return None
+        if self.chosen is None:
+            return block.decode("ascii") if block.isascii() else None
+        if not _decodes_by_block(self.chosen):
+            return None
+        try:
+            return block.decode(self.chosen)
+        except UnicodeDecodeError:
+            return None
+
+
+@functools.lru_cache(maxsize=16)
+def _decodes_by_block(encoding: str) -> bool:
+    # Stateless codecs in which a b"\n" byte is always a whole character: decoding
+    # lines together gives the same text as decoding them one by one.
+    try:
+        return codecs.lookup(encoding).name in {"utf-8", "gb18030", "gbk", "gb2312", "ascii"}
+    except LookupError:
+        return False
+
+
 def decode_lines(lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[str]:
     """Decode lines strictly; ``encoding="auto"`` means BOM, then UTF-8, then GB18030.
 
@@ -92,39 +151,62 @@ def decode_lines(lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[st
     so a huge file is never buffered; a later line that does not decode ends the file
     with a FileProblem (a row-0 issue: the host rejects the whole file).
     """
-    chosen: str | None = None if encoding == "auto" else encoding
+    decoder = _Decoder(encoding)
     for number, line in enumerate(lines, start=1):
-        if number == 1:
-            bom = detect_bom(line)
-            if bom:
-                line = line[len(codecs.BOM_UTF8) :]
-                chosen = chosen or bom
-        if b"\x00" in line:
-            raise FileProblem(f"line {number} contains NUL bytes: this is not a text file (or it is UTF-16)")
-        if chosen is None:
-            if line.isascii():
-                yield line.decode("ascii")
-                continue
-            try:
-                yield line.decode("utf-8")
-                chosen = "utf-8"
-                continue
-            except UnicodeDecodeError:
-                chosen = "gb18030"
-        try:
-            yield line.decode(chosen)
-        except UnicodeDecodeError as exc:
-            raise FileProblem(f"line {number} is not valid {chosen} text (byte {exc.start + 1} of the line)") from None
-        except LookupError:
-            raise FileProblem(f"unknown text encoding {chosen!r}") from None
+        yield decoder.line(line, number)
+
+
+def _line_batches(stream: BinaryIO, *, max_line_bytes: int, encoding: str) -> Iterator[Iterable[str]]:
+    """The lines of ``decode_lines(iter_lines(stream, ...), encoding)``, a chunk of them at a time.
+
+    The whole lines of a chunk are decoded in one call when they are short and decode
+    cleanly; otherwise they go one by one through the same checks as iter_lines and
+    decode_lines, so a problem is reported at the same line, with the same message,
+    after the same lines.
+    """
+    decoder = _Decoder(encoding)
+    number = 0  # lines handed out so far
+    pending = b""
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            break
+        pending += chunk
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            block, pending = pending[:cut], pending[cut:]
+            lines = io.BytesIO(block)
+            if number == 0:
+                # The first line has rules of its own (a BOM decides the encoding).
+                first = lines.readline()
+                number = 1
+                if len(first) > max_line_bytes:
+                    raise FileProblem(f"line 1 is longer than the limit of {max_line_bytes} bytes")
+                yield (decoder.line(first, 1),)
+                block = block[len(first) :]
+            # Lines that fit within the limit together cannot break it one by one.
+            text = decoder.block(block) if block and len(block) <= max_line_bytes else None
+            if text is not None:
+                number += block.count(b"\n")
+                yield io.StringIO(text, newline="\n")
+            else:
+                for line in lines:
+                    number += 1
+                    if len(line) > max_line_bytes:
+                        raise FileProblem(f"line {number} is longer than the limit of {max_line_bytes} bytes")
+                    yield (decoder.line(line, number),)
+        if len(pending) > max_line_bytes:
+            raise FileProblem(f"line {number + 1} is longer than the limit of {max_line_bytes} bytes")
+    if pending:
+        yield (decoder.line(pending, number + 1),)
 
 
 def iter_csv_rows(
     stream: BinaryIO, *, limits: ParseLimits, encoding: str = "utf-8", delimiter: str = ","
 ) -> Iterator[list[str]]:
     """CSV rows of a byte stream, decoded as ``decode_lines`` does, within ``limits``."""
-    text = decode_lines(iter_lines(stream, max_line_bytes=limits.max_line_bytes), encoding)
-    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    batches = _line_batches(stream, max_line_bytes=limits.max_line_bytes, encoding=encoding)
+    reader = csv.reader(itertools.chain.from_iterable(batches), delimiter=delimiter, strict=False)
     try:
         for cells in reader:
             if len(cells) > limits.max_columns:
@@ -323,11 +405,33 @@ def iter_table(
     columns = resolve_header(header, aliases, kind, defaults or {})
     width = len(header)
     known = set(FIELDS_BY_KIND[kind])
+    # Most rows are built straight from their stripped cells by a plan made once per
+    # file; a row the plan declines (an issue, an unusual value, the wrong width, a
+    # non-text cell) goes through build_row as every row did before.
+    plan = TablePlan(kind, columns, width, dialect, defaults)
+    fast = plan.build if plan.usable and translate is None else None
+    strip = str.strip
+    texts = True  # every cell so far was text (always so in CSV; .xlsx rows have numbers and None)
     number = 0
     for cells in iterator:
-        if is_blank(cells):
+        stripped: list[str] | None = None
+        if texts:
+            try:
+                # Stripped once, for the blank test and the plan.
+                stripped = list(map(strip, cells))  # type: ignore[arg-type]
+            except TypeError:
+                texts = False
+        if stripped is None:
+            if is_blank(cells):
+                continue
+        elif not any(stripped):
             continue
         number += 1
+        if fast is not None and stripped is not None and len(cells) == width:
+            record = fast(stripped)
+            if record is not None:
+                yield ParsedRow(number, record)
+                continue
         if len(cells) > width and not is_blank(cells[width:]):
             yield RowIssue(
                 number, "", "invalid_value", f"row has {len(cells)} cells but the header has {width} columns"

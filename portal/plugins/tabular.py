@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
 
-from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, TablePlan, build_row, normalise_word
+from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, build_row, normalise_word
+from portal.plugins.plan import TablePlan
 from portal.plugins.records import FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND, ParsedRow, ParseLimits, RowIssue
 
 CHUNK = 64 * 1024

@@ -22,7 +22,7 @@ import pytest
 
 from adapters.cn_gbk_csv import ALIASES as CN_ALIASES
 from adapters.cn_gbk_csv import DIALECT as CN_DIALECT
-from portal.plugins import ContactRecord, Dialect, ParsedRow, ParseLimits, fields, tabular
+from portal.plugins import ContactRecord, Dialect, ParsedRow, ParseLimits, fields, plan, tabular
 from portal.plugins.records import CONTACT_FIELDS, SETTLEMENT_FIELDS
 from portal.plugins.tabular import FileProblem, decode_lines, iter_csv_rows, iter_lines, iter_table
 
@@ -276,7 +276,7 @@ def test_table_plan_gives_what_the_full_validator_gives(kind: str, layout: str) 
 
 def test_the_plan_builds_ordinary_rows_itself() -> None:
     # If the plan stopped serving (say the records changed shape), parsing would be 4x slower.
-    canonical = fields.TablePlan("contacts", {name: index for index, name in enumerate(CONTACT_FIELDS)}, 13)
+    canonical = plan.TablePlan("contacts", {name: index for index, name in enumerate(CONTACT_FIELDS)}, 13)
     row = [
         "BX1",
         "2026-02-01 08:00:20",
@@ -294,7 +294,7 @@ def test_the_plan_builds_ordinary_rows_itself() -> None:
     ]
     assert canonical.usable and canonical.build(row) is not None
     cn_columns = {CN_ALIASES[header]: index for index, header in enumerate(CN_HEADERS.values())}
-    cn = fields.TablePlan("contacts", cn_columns, len(cn_columns), CN_DIALECT)
+    cn = plan.TablePlan("contacts", cn_columns, len(cn_columns), CN_DIALECT)
     cells = {"case_ref": "ZY1", "contacted_at": "2026/11/10 15:25", "channel": "电话", "party": "本人"}
     cells |= {"phone": "13177777868", "outcome": "承诺还款", "promise_amount": "￥1,500.00"}
     cells |= {"promise_date": "2026年12月31日", "collector_id": "ZC001", "connected": "是"}
@@ -314,7 +314,7 @@ def test_the_plan_builds_ordinary_rows_itself() -> None:
 
 def test_records_built_by_the_plan_equal_the_dataclass() -> None:
     values = ("A", datetime(2026, 1, 1), "call", "debtor", "paid", "C", "1", True, 5, Decimal("1.00"), None, "R", "n")
-    built = fields._new_contact(*values)
+    built = plan._new_contact(*values)
     assert type(built) is ContactRecord
     assert built == ContactRecord(*values) and repr(built) == repr(ContactRecord(*values))
     assert hash(built) == hash(ContactRecord(*values))

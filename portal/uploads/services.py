@@ -125,6 +125,7 @@ def submit_upload(
         ]
         preferred = [c for c in candidates if agency.default_adapter in (c["adapter"], c["format"])]
         if len(preferred) != 1:
+            _forget_unreferenced(stored.sha256, stored.path)
             raise AmbiguousUploadError(candidates) from exc
         format_key = preferred[0]["format"]
     except UnknownFormatError as exc:
@@ -176,6 +177,12 @@ def submit_upload(
     )
     db.session.commit()
     return Submission(upload, False)
+
+
+def _forget_unreferenced(sha256: str, path: Path) -> None:
+    """A file the user must resubmit with a chosen format is not kept unless an upload holds it."""
+    if db.session.execute(select(Upload.id).where(Upload.sha256 == sha256).limit(1)).first() is None:
+        path.unlink(missing_ok=True)
 
 
 def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -130,7 +131,7 @@ def test_lender_staff_cannot_upload_but_see_every_upload(api):
     assert compliance.get(f"/api/v1/uploads/{upload_id}").status_code == 200
 
 
-def test_ambiguous_files_ask_the_user_to_choose(api, monkeypatch):
+def test_ambiguous_files_ask_the_user_to_choose(app, api, monkeypatch):
     from portal.plugins import RankedSniff
     from portal.plugins.manager import AmbiguousFormatError
     from portal.uploads import services
@@ -143,6 +144,7 @@ def test_ambiguous_files_ask_the_user_to_choose(api, monkeypatch):
     monkeypatch.setattr(services, "choose_format", ambiguous)
     response = post(api(), (DATA / "contacts_canonical.csv").read_bytes())
     assert response.status_code == 422
+    assert not [p for p in Path(app.config["PORTAL_STORAGE_DIR"]).rglob("*") if p.is_file()]
     assert response.json["error"]["code"] == "ambiguous_format"
     assert [c["adapter"] for c in response.json["error"]["candidates"]] == ["canonical", "cn_gbk_csv"]
 

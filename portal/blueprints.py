@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.agencies.views import bp as agencies_bp
     from portal.api import bp as api_bp
+    from portal.audit.views import bp as audit_bp
     from portal.cases.views import bp as cases_bp
     from portal.main.views import bp as main_bp
     from portal.uploads.views import bp as uploads_bp
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(agencies_bp)
     app.register_blueprint(uploads_bp)
+    app.register_blueprint(audit_bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

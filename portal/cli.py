@@ -217,7 +217,8 @@ def seed_command(as_json):
 
 
 def register_commands(app: Flask) -> None:
+    from portal.audit.cli import audit_cli
     from portal.uploads.cli import adapters_cli, uploads_cli, worker_command
 
-    for group in (agencies_cli, users_cli, cases_cli, demo_cli, uploads_cli, adapters_cli, worker_command):
+    for group in (agencies_cli, users_cli, cases_cli, demo_cli, uploads_cli, adapters_cli, worker_command, audit_cli):
         app.cli.add_command(group)

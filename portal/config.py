@@ -25,6 +25,36 @@ def _secret_key(instance_path: Path, env: str) -> str:
     return key_file.read_text().strip()
 
 
+# Retention per record type: `<n>y`, `<n>m`, `<n>d` or `forever`. Contact records and the references
+# to call recordings follow the CN default of 5 years; the rest follow them until counsel says otherwise.
+RETENTION_DEFAULTS = {
+    "contacts": "5y",
+    "recordings": "5y",
+    "settlements": "5y",
+    "findings": "5y",
+    "uploads": "5y",
+    "closed_cases": "5y",
+    "audit_events": "forever",
+}
+_RETENTION_UNITS = ("y", "m", "d")
+
+
+def parse_retention(value: str) -> dict[str, str]:
+    """``PORTAL_RETENTION="contacts=5y,settlements=7y"`` over RETENTION_DEFAULTS; audit events stay forever."""
+    periods = dict(RETENTION_DEFAULTS)
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, period = (s.strip() for s in item.partition("="))
+        if name not in RETENTION_DEFAULTS:
+            raise ConfigError(f"PORTAL_RETENTION: unknown record type {name!r}")
+        ok = period == "forever" or (period[:-1].isdigit() and period[-1:] in _RETENTION_UNITS)
+        if not ok:
+            raise ConfigError(f"PORTAL_RETENTION: {name}={period!r} is not <n>y, <n>m, <n>d or forever")
+        if name == "audit_events" and period != "forever":
+            raise ConfigError("PORTAL_RETENTION: audit events are never deleted")
+        periods[name] = period
+    return periods
+
+
 def normalise_database_url(url: str) -> str:
     """Plain ``postgresql://`` URLs (as most tools print them) get the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -73,4 +103,13 @@ def load_config(instance_path: Path) -> dict[str, object]:
         # Placements "expiring soon" on the case list filter.
         "PORTAL_EXPIRING_SOON_DAYS": 14,
         "PORTAL_PAGE_SIZE": 50,
+        # Audit checkpoints (docs/audit.md): the Ed25519 key (PEM, base64 seed or a key file's path),
+        # else one generated once into the instance folder; one signed checkpoint per this many events.
+        "PORTAL_AUDIT_SIGNING_KEY": os.environ.get("PORTAL_AUDIT_SIGNING_KEY") or None,
+        "PORTAL_AUDIT_CHECKPOINT_EVERY": int(os.environ.get("PORTAL_AUDIT_CHECKPOINT_EVERY", "1000")),
+        # Second homes for checkpoints that the portal cannot rewrite: write-once files, a witness URL.
+        "PORTAL_AUDIT_CHECKPOINT_DIR": os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR") or None,
+        "PORTAL_AUDIT_CHECKPOINT_URL": os.environ.get("PORTAL_AUDIT_CHECKPOINT_URL") or None,
+        # How long each record type is kept (the retention report; audit events are never deleted).
+        "PORTAL_RETENTION": parse_retention(os.environ.get("PORTAL_RETENTION", "")),
     }

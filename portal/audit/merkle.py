@@ -13,7 +13,9 @@ __all__ = [
     "MerkleTree",
     "TreeBuilder",
     "consistency_proof",
+    "consistency_proof_from",
     "inclusion_proof",
+    "inclusion_proof_from",
     "leaf_hash",
     "node_hash",
     "root_hash",
@@ -222,6 +224,26 @@ def consistency_proof(leaves: LeafSource, old_size: int, new_size: int) -> list[
     if old_size in (0, new_size):
         return []
     return _subproof(old_size, new_size, _source_mth(leaves, new_size))
+
+
+def inclusion_proof_from(mth: Callable[[int, int], bytes], index: int, tree_size: int) -> list[bytes]:
+    """The inclusion path of leaf ``index`` computed with ``mth(a, b)`` = MTH(D[a:b]).
+
+    For hosts that keep subtree hashes themselves: ``mth`` is only asked for the ranges an RFC
+    9162 proof uses, each starting at a multiple of the largest power of two that fits in it.
+    """
+    if not 0 <= index < tree_size:
+        raise ValueError(f"leaf index {index} is outside a tree of {tree_size} leaves")
+    return _inclusion_path(index, tree_size, mth)
+
+
+def consistency_proof_from(mth: Callable[[int, int], bytes], old_size: int, new_size: int) -> list[bytes]:
+    """The consistency proof from ``old_size`` to ``new_size`` computed with ``mth``, as above."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
+    if old_size in (0, new_size):
+        return []
+    return _subproof(old_size, new_size, mth)
 
 
 class MerkleTree:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import rfc8785
+from flask import current_app, has_app_context
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ from portal.security import Actor
 # Any constant works; it only has to be the same in every process that appends events.
 _AUDIT_LOCK_KEY = 726_001
 _NEXT_SEQ = "audit_next_seq"
+# (first seq, last seq) appended in the session's open transaction.
+_APPENDED = "audit_appended"
 
 
 def _next_seq(session: Session) -> int:
@@ -36,11 +39,30 @@ def _next_seq(session: Session) -> int:
     return cached
 
 
-@event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_next_seq(session: Session, *args: Any) -> None:
     session.info.pop(_NEXT_SEQ, None)
+    session.info.pop(_APPENDED, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint_when_due(session: Session) -> None:
+    """Sign a checkpoint once the committed events cross a multiple of PORTAL_AUDIT_CHECKPOINT_EVERY.
+
+    It runs after the caller's commit, in a session of its own, and never raises: a failed
+    checkpoint is logged and the next one covers the same events.
+    """
+    session.info.pop(_NEXT_SEQ, None)
+    appended = session.info.pop(_APPENDED, None)
+    if appended is None or not has_app_context():
+        return
+    every = int(current_app.config.get("PORTAL_AUDIT_CHECKPOINT_EVERY") or 0)
+    first, last = appended
+    if every > 0 and last // every > (first - 1) // every:
+        from portal.audit.checkpoints import checkpoint_quietly
+
+        checkpoint_quietly(current_app._get_current_object())
 
 
 def _jsonable(value: Any) -> Any:
@@ -60,6 +82,13 @@ def _jsonable(value: Any) -> Any:
 
 def leaf_hash_of(leaf_object: dict[str, Any]) -> str:
     return hashlib.sha256(b"\x00" + rfc8785.dumps(leaf_object)).hexdigest()
+
+
+def seal(audit_event: AuditEvent) -> None:
+    """Fill ``canonical`` (the JCS bytes of the leaf object) and ``leaf_hash`` from the other columns."""
+    canonical = rfc8785.dumps(audit_event.as_leaf_object())
+    audit_event.canonical = canonical.decode("utf-8")
+    audit_event.leaf_hash = hashlib.sha256(b"\x00" + canonical).hexdigest()
 
 
 def record_event(
@@ -93,6 +122,8 @@ def record_event(
         outcome=outcome,
         details=_jsonable(details or {}),
     )
-    audit_event.leaf_hash = leaf_hash_of(audit_event.as_leaf_object())
+    seal(audit_event)
     session.add(audit_event)
+    first, _last = session.info.get(_APPENDED, (audit_event.seq, audit_event.seq))
+    session.info[_APPENDED] = (first, audit_event.seq)
     return audit_event

@@ -38,3 +38,8 @@ class AuditTag(enum.StrEnum):
     UPLOAD_REJECT = "upload:file:reject"
     UPLOAD_DOWNLOAD = "upload:file:download"
     SETTLEMENT_RECORD = "case:settlement:record"
+    # the audit trail itself: reading it is audited too
+    AUDIT_EVENTS_READ = "audit:events:read"
+    AUDIT_PROOF_READ = "audit:proof:read"
+    AUDIT_TRAIL_VERIFY = "audit:trail:verify"
+    AUDIT_BUNDLE_EXPORT = "audit:bundle:export"

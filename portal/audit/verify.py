@@ -231,6 +231,57 @@ def checkpoint_problem(checkpoint: Any) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- receipts
+
+RECEIPT_FORMAT = "portal-audit-receipt/1"
+
+
+def receipt_problem(receipt: Any, *, trusted_keys: Iterable[str] = ()) -> str | None:
+    """Why an audit receipt does not prove its event; None when it does.
+
+    A receipt is ``{"format", "seq", "leaf_hash", "event" (optional), "checkpoint", "proof"}``:
+    the signed checkpoint must verify (and, given ``trusted_keys``, be signed by one of them,
+    named by key id or base64 public key), the event, when present, must hash to ``leaf_hash``
+    and carry the same seq, and the inclusion proof must lead from ``leaf_hash`` at leaf index
+    seq - 1 to the checkpoint's root.
+    """
+    if not isinstance(receipt, dict):
+        return "receipt is not a JSON object"
+    if receipt.get("format") != RECEIPT_FORMAT:
+        return f"receipt format is not {RECEIPT_FORMAT}"
+    seq, stored, checkpoint, proof = (receipt.get(k) for k in ("seq", "leaf_hash", "checkpoint", "proof"))
+    if type(seq) is not int or seq < 1:
+        return "receipt seq is not a positive integer"
+    if not _is_hex64(stored):
+        return "receipt leaf_hash is not 64 lowercase hex digits"
+    problem = checkpoint_problem(checkpoint)
+    if problem:
+        return problem
+    trusted = {k.strip() for k in trusted_keys if k.strip()}
+    if trusted and checkpoint["key_id"] not in trusted and checkpoint["public_key"] not in trusted:
+        return "checkpoint is not signed by a trusted key"
+    if "event" in receipt:
+        event = receipt["event"]
+        if not isinstance(event, dict) or event.get("seq") != seq:
+            return "receipt event does not carry the receipt's seq"
+        try:
+            if event_leaf_hash(event).hex() != stored:
+                return "receipt event does not hash to leaf_hash"
+        except (TypeError, ValueError) as exc:
+            return f"receipt event cannot be canonicalised: {exc}"
+    if not isinstance(proof, dict) or proof.get("seq") != seq:
+        return "receipt proof is not for the receipt's seq"
+    problem = _proof_problem(
+        proof, seq, bytes.fromhex(stored), checkpoint["tree_size"], bytes.fromhex(checkpoint["root_hash"])
+    )
+    return problem or None
+
+
+def verify_receipt(receipt: Any, *, trusted_keys: Iterable[str] = ()) -> bool:
+    """True when the receipt proves that its event is in the portal's signed audit tree."""
+    return receipt_problem(receipt, trusted_keys=trusted_keys) is None
+
+
 # --------------------------------------------------------------------------- bundle
 
 

@@ -31,6 +31,9 @@ SORTS: dict[str, tuple[Any, bool]] = {
     "-outstanding_balance": (Case.outstanding_balance, True),
     "expires_at": (Placement.expires_at, False),
 }
+# The keyset tie-breaker: for expiry it is the placement's case_id (the same value as cases.id
+# through the join) so that the open-placement index can serve the whole cursor condition.
+TIE_BREAKERS: dict[str, Any] = {"expires_at": Placement.case_id}
 MAX_PAGE_SIZE = 500
 
 
@@ -180,21 +183,23 @@ def list_cases(
     if filters.q:
         query = _search(actor, query, filters.q)
     column, descending = SORTS[filters.sort]
+    tie = TIE_BREAKERS.get(filters.sort, Case.id)
     if cursor:
         value, last_id = _decode_cursor(cursor)
         key = (_parse_cursor_value(filters.sort, value), int(last_id))
         if filters.sort == "case_ref":
             query = query.where(Case.case_ref > key[0])
         elif descending:
-            query = query.where(tuple_(column, Case.id) < key)
+            query = query.where(tuple_(column, tie) < key)
         else:
-            query = query.where(tuple_(column, Case.id) > key)
+            query = query.where(tuple_(column, tie) > key)
     if filters.sort == "case_ref":
         query = query.order_by(Case.case_ref)
     elif descending:
-        query = query.order_by(column.desc(), Case.id.desc())
+        query = query.order_by(column.desc(), tie.desc())
     else:
-        query = query.order_by(column, Case.id)
+        query = query.order_by(column, tie)
+    query = query.options(selectinload(Case.customer))
     rows = [
         # Agency users never learn which other agency holds a case now, nor its terms.
         (case, None if actor.is_agency and placement and placement.agency_id != actor.agency_id else placement)
@@ -205,7 +210,6 @@ def list_cases(
         rows = rows[:limit]
         last_case, last_placement = rows[-1]
         next_cursor = _encode_cursor([_cursor_value(filters.sort, last_case, last_placement), last_case.id])
-    _load_customers([case for case, _ in rows])
     return CasePage(rows=rows, next_cursor=next_cursor, filters=filters)
 
 
@@ -218,12 +222,6 @@ def _search(actor: Actor, query: Select[Any], q: str) -> Select[Any]:
     if not actor.is_agency:
         condition = Customer.name.contains(needle, autoescape=True)
     return query.join(Customer, Customer.id == Case.customer_id).where(condition)
-
-
-def _load_customers(cases: list[Case]) -> None:
-    ids = {case.customer_id for case in cases}
-    if ids:
-        db.session.execute(select(Customer).where(Customer.id.in_(ids))).scalars().all()
 
 
 def placement_for_viewer(actor: Actor, case: Case) -> Placement | None:

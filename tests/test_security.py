@@ -18,6 +18,7 @@ SAMPLE_ARGS = {
     "action": "deactivate",
     "filename": "x",
     "upload_id": 1,
+    "seq": 1,
 }
 
 

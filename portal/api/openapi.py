@@ -195,6 +195,115 @@ def _audit_paths() -> dict[str, Any]:
     }
 
 
+def _upload_paths() -> dict[str, Any]:
+    error = {
+        "type": "object",
+        "properties": {
+            "row": {"type": "integer"},
+            "field": {"type": "string"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+        },
+    }
+    count = {"type": "integer", "minimum": 0}
+    upload = {
+        "type": "object",
+        "required": [
+            "id",
+            "kind",
+            "adapter",
+            "filename",
+            "sha256",
+            "status",
+            "duplicate",
+            "rows_total",
+            "rows_accepted",
+            "rows_rejected",
+            "rows_duplicate",
+            "findings_total",
+            "created_at",
+            "completed_at",
+            "errors",
+        ],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["contacts", "settlements"]},
+            "adapter": {"type": ["string", "null"]},
+            "format": {"type": ["string", "null"]},
+            "adapter_version": {"type": ["string", "null"]},
+            "filename": {"type": "string"},
+            "sha256": _HEX,
+            "status": {"type": "string", "enum": ["queued", "processing", "completed", "rejected"]},
+            "duplicate": {"type": "boolean"},
+            "rows_total": count,
+            "rows_accepted": count,
+            "rows_rejected": count,
+            "rows_duplicate": count,
+            "findings_total": count,
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "created_at": {"type": "string", "format": "date-time"},
+            "completed_at": _TIME,
+            "errors": {"type": "array", "maxItems": 100, "items": error},
+            "receipt": {"type": "object", "description": "audit receipt of the completion event (docs/audit.md)"},
+        },
+    }
+    as_json = {"application/json": {"schema": upload}}
+    upload_id = _param("upload_id", "the upload's id", {"type": "integer"}, where="path")
+    return {
+        "/uploads": {
+            "post": {
+                "summary": "Upload a contacts or settlements file (contract 4.2)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file", "kind"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "kind": {"type": "string", "enum": ["contacts", "settlements"]},
+                                    "adapter": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {"description": "the upload, processed or queued", "content": as_json},
+                    "200": {
+                        "description": "the same bytes again: the first upload, duplicate true",
+                        "content": as_json,
+                    },
+                    **_errors(400, 401, 403, 413, 422),
+                },
+            },
+            "get": {
+                "summary": "Uploads the caller may see, newest first",
+                "parameters": [
+                    _param("limit", "page size, at most 500", {"type": "integer"}),
+                    _param("cursor", "the `next` value of the previous page"),
+                ],
+                "responses": {"200": {"description": "a page of uploads"}, **_errors(401)},
+            },
+        },
+        "/uploads/{upload_id}": {
+            "get": {
+                "summary": "One upload (contract 4.4)",
+                "parameters": [upload_id],
+                "responses": {"200": {"description": "the upload", "content": as_json}, **_errors(401, 404)},
+            },
+        },
+        "/uploads/{upload_id}/errors.csv": {
+            "get": {
+                "summary": "Every rejected row: row,field,code,message",
+                "parameters": [upload_id],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_errors(401, 404)},
+            },
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     case = {
         "type": "object",
@@ -307,6 +416,7 @@ def document() -> dict[str, Any]:
                 }
             },
             **_audit_paths(),
+            **_upload_paths(),
         },
     }
 

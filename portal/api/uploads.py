@@ -45,7 +45,7 @@ def list_uploads():
     uploads = uploads[:limit]
     return jsonify(
         {
-            "items": [services.upload_summary(u) | {"errors": []} for u in uploads],
+            "items": [services.upload_summary(u, with_receipt=False) | {"errors": []} for u in uploads],
             "next": str(uploads[-1].id) if more else None,
         }
     )

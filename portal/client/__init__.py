@@ -16,7 +16,15 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from portal.client.commands import CASE_COLUMNS, cell, cmd_cases, cmd_errors, cmd_status, cmd_upload
+from portal.client.commands import (
+    CASE_COLUMNS,
+    cell,
+    cmd_cases,
+    cmd_errors,
+    cmd_status,
+    cmd_upload,
+    cmd_verify_receipt,
+)
 from portal.client.transport import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -86,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     errors.add_argument("id", type=int)
     errors.add_argument("-o", "--output", default="-", help="file to write, - for stdout (default)")
 
+    verify = command(
+        "verify-receipt", cmd_verify_receipt, "check a saved upload receipt offline: signature, proof and event"
+    )
+    verify.add_argument("file", help="an upload-<id>-receipt.json saved by upload --receipt-dir")
+    verify.add_argument(
+        "--trusted-key",
+        action="append",
+        default=[],
+        help="the portal's published key (key id or base64); repeatable. Without it the receipt's own key is used",
+    )
+    verify.set_defaults(offline=True)
+
     cases = command("cases", cmd_cases, "download your cases as CSV, all pages")
     cases.add_argument("--status", help="only cases with this status")
     cases.add_argument("--bucket", help="only cases in this bucket (M1, M2, ...)")
@@ -132,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     args.json, args.quiet = bool(args.json), bool(args.quiet)
     Progress.open_line = False
     try:
+        if getattr(args, "offline", False):
+            return args.handler(None, args, out, err)
         with connect(args, err) as api:
             return args.handler(api, args, out, err)
     except ClientError as exc:

@@ -226,3 +226,24 @@ def cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return neutralise_formula(json.dumps(value, ensure_ascii=False))
     return str(value)
+
+
+def cmd_verify_receipt(api: None, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Offline: no portal needed, only the standard library and ``cryptography``."""
+    from portal.audit.verify import receipt_problem
+
+    try:
+        receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ClientError(None, f"cannot read the receipt {args.file}: {exc}", EXIT_USAGE) from exc
+    problem = receipt_problem(receipt, trusted_keys=args.trusted_key)
+    if problem:
+        err.write(f"receipt NOT valid: {problem}\n")
+        return EXIT_FAILED
+    checkpoint = receipt["checkpoint"]
+    trust = "a trusted key" if args.trusted_key else "the key it names (pass --trusted-key to pin the portal's key)"
+    out.write(
+        f"receipt OK: audit event {receipt['seq']} is leaf {receipt['leaf_hash']} of the tree of size "
+        f"{checkpoint['tree_size']} signed at {checkpoint['timestamp']} by key {checkpoint['key_id']} ({trust})\n"
+    )
+    return 0

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from portal.accounts.models import User
 from portal.agencies.models import Agency
+from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.cases.models import Case, Placement
@@ -509,3 +510,8 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
     )
     upload.completion_seq = completion.seq
     db.session.commit()
+    try:
+        # Sign a checkpoint covering the completion now, so the receipt exists when the agency asks.
+        receipt_for(completion.seq, include_event=False)
+    except Exception:  # the upload is done; a receipt can still be made on the next read
+        log.exception("could not sign a checkpoint for upload %s", upload.id)

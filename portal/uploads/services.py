@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.agencies.models import Agency
+from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PermissionDeniedError, PortalError, ValidationError
@@ -221,9 +222,13 @@ def upload_errors(upload: Upload, limit: int | None = None) -> list[UploadError]
     return list(db.session.execute(query).scalars())
 
 
-def upload_summary(upload: Upload, *, duplicate: bool = False) -> dict[str, Any]:
-    """The contract 4.4 upload object (plus progress and the adapter's format and version)."""
-    return {
+def upload_summary(upload: Upload, *, duplicate: bool = False, with_receipt: bool = True) -> dict[str, Any]:
+    """The contract 4.4 upload object (plus progress, the adapter's format and version, and the receipt).
+
+    The receipt (issue 4) proves the upload's completion event is in the signed audit tree:
+    its seq, leaf hash and event, a signed checkpoint including it and the inclusion proof.
+    """
+    summary = {
         "id": upload.id,
         "kind": upload.kind,
         "adapter": upload.adapter,
@@ -249,6 +254,9 @@ def upload_summary(upload: Upload, *, duplicate: bool = False) -> dict[str, Any]
             for e in upload_errors(upload, SUMMARY_ERRORS)
         ],
     }
+    if with_receipt and upload.completion_seq:
+        summary["receipt"] = receipt_for(upload.completion_seq)
+    return summary
 
 
 def list_uploads(

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from portal.agencies.services import list_agencies
+from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PortalError
@@ -107,7 +108,6 @@ def detail(upload_id: int):
     return render_template(
         "uploads/detail.html",
         upload=upload,
-        summary=services.upload_summary(upload),
         errors=services.upload_errors(upload, 500),
         progress=progress_percent(upload),
         actor=current_actor(),
@@ -119,6 +119,18 @@ def detail(upload_id: int):
 def progress(upload_id: int):
     upload = _load(upload_id)
     return jsonify({"status": upload.status, "progress": progress_percent(upload), "rows": upload.rows_processed})
+
+
+@bp.get("/<int:upload_id>/receipt.json")
+@roles_required(*ALL_ROLES)
+def receipt(upload_id: int):
+    """The audit receipt of the upload's completion, to keep as proof of what was filed and when."""
+    upload = _load(upload_id)
+    if not upload.completion_seq:
+        abort(404)
+    response = jsonify(receipt_for(upload.completion_seq))
+    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.id}-receipt.json"'
+    return response
 
 
 @bp.get("/<int:upload_id>/errors.csv")

@@ -174,3 +174,36 @@ def test_the_console_script_runs_as_a_subprocess(portal_env, tmp_path):
             check=True,
         ).stdout
     )
+
+
+def test_a_saved_receipt_verifies_offline_and_a_tampered_one_does_not(portal_env, capsys, tmp_path):
+    code, out, err = run(capsys, "upload", CONTACTS, "--kind", "contacts", "--receipt-dir", str(tmp_path))
+    assert code == 0, err
+    summary = json.loads(out)
+    receipt_path = tmp_path / f"upload-{summary['id']}-receipt.json"
+    receipt = json.loads(receipt_path.read_text(encoding="utf-8"))
+    assert receipt["seq"] == summary["receipt"]["seq"]
+    assert receipt["event"]["action"] == "upload:file:complete"
+    assert receipt["event"]["details"]["sha256"] == summary["sha256"]
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PORTAL_URL", "PORTAL_TOKEN")}
+    done = subprocess.run(
+        [sys.executable, "-m", "portal.client", "verify-receipt", str(receipt_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"receipt OK: audit event {receipt['seq']} is leaf")
+
+    key_id = receipt["checkpoint"]["key_id"]
+    assert run(capsys, "verify-receipt", str(receipt_path), "--trusted-key", key_id)[0] == 0
+    assert run(capsys, "verify-receipt", str(receipt_path), "--trusted-key", "0" * 16)[0] == 1
+
+    receipt["event"]["details"]["rows_accepted"] = 59
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(receipt), encoding="utf-8")
+    code, out, err = run(capsys, "verify-receipt", str(forged))
+    assert code == 1 and err.startswith("receipt NOT valid:")

@@ -75,6 +75,12 @@ def test_upload_answers_202_then_200_for_the_same_bytes(api):
     assert again.status_code == 200 and again.json["duplicate"] is True and again.json["id"] == first.json["id"]
     fetched = client.get(f"/api/v1/uploads/{first.json['id']}").json
     assert fetched["status"] == "completed" and fetched["rows_total"] == 60
+    # The receipt proves the completion event is in the signed audit tree.
+    from portal.audit.verify import verify_receipt
+
+    receipt = fetched["receipt"]
+    assert receipt["event"]["action"] == "upload:file:complete" and receipt["event"]["object_id"] == str(fetched["id"])
+    assert verify_receipt(receipt)
 
 
 def test_same_bytes_as_another_kind_or_agency_are_not_duplicates(api):

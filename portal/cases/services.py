@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import aliased, selectinload
 
 from portal.agencies.models import Agency
@@ -300,8 +300,35 @@ def case_summary(actor: Actor, case: Case, placement: Placement | None) -> dict[
     }
 
 
-def case_detail(actor: Actor, case: Case) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CaseActivity:
+    contacts: int
+    settled: Decimal
+    recent_contacts: list[Any]
+
+
+def case_activity(actor: Actor, case: Case, recent: int = 0) -> CaseActivity:
+    """Contacts and settlements recorded on the case; an agency sees only its own."""
+    from portal.contacts.models import Contact
+    from portal.money.models import Settlement
+
+    contacts = select(func.count()).select_from(Contact).where(Contact.case_id == case.id)
+    settled = select(func.coalesce(func.sum(Settlement.amount), 0)).where(Settlement.case_id == case.id)
+    latest = select(Contact).where(Contact.case_id == case.id).order_by(Contact.contacted_at.desc()).limit(recent)
+    if actor.is_agency:
+        contacts = contacts.where(Contact.agency_id == actor.agency_id)
+        settled = settled.where(Settlement.agency_id == actor.agency_id)
+        latest = latest.where(Contact.agency_id == actor.agency_id)
+    return CaseActivity(
+        contacts=db.session.execute(contacts).scalar_one(),
+        settled=Decimal(db.session.execute(settled).scalar_one()),
+        recent_contacts=list(db.session.execute(latest).scalars()) if recent else [],
+    )
+
+
+def case_detail(actor: Actor, case: Case, activity: CaseActivity | None = None) -> dict[str, Any]:
     """The contract 4.1 case object with debtor, phones, placement, contacts and settled amount."""
+    activity = activity or case_activity(actor, case)
     placement = placement_for_viewer(actor, case)
     summary = case_summary(actor, case, placement)
     summary.update(
@@ -321,9 +348,8 @@ def case_detail(actor: Actor, case: Case) -> dict[str, Any]:
                 "ended_at": placement.ended_at.isoformat() if placement.ended_at else None,
                 "end_reason": placement.end_reason,
             },
-            # Contact records and settlements arrive with the uploads pipeline.
-            "contacts_count": 0,
-            "settled_amount": "0.00",
+            "contacts_count": activity.contacts,
+            "settled_amount": f"{activity.settled:.2f}",
         }
     )
     return summary

@@ -68,10 +68,12 @@ def detail(case_ref: str):
         case = services.open_case_record(actor=actor, case_ref=case_ref)
     except NotFoundError:
         abort(404)
+    activity = services.case_activity(actor, case, recent=20)
     return render_template(
         "cases/detail.html",
         case=case,
-        detail=services.case_detail(actor, case),
+        activity=activity,
+        detail=services.case_detail(actor, case, activity),
         placement=services.placement_for_viewer(actor, case),
         actor=actor,
     )

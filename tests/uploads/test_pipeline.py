@@ -45,3 +45,23 @@ def test_settlements_sample_is_stored_with_an_audit_event_per_settlement(app, up
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Settlement)).scalar() == 10
         assert audit_actions().count("case:settlement:record") == 10
+
+
+def test_the_case_shows_its_contacts_and_settled_amount_to_the_agency_that_made_them(app, upload, sample, world):
+    upload(sample("contacts_canonical.csv"))
+    upload(sample("settlements_canonical.csv"), kind="settlements")
+    from portal.cases.services import case_detail, require_case
+    from tests.uploads.conftest import actor_for_email
+
+    with app.app_context():
+        mine = actor_for_email(world["zc_agent"])
+        detail = case_detail(mine, require_case(actor=mine, case_ref="ZY202600001"))
+        assert detail["contacts_count"] == 3 and detail["settled_amount"] == "200.00"
+        lender = actor_for_email(world["compliance"])
+        assert case_detail(lender, require_case(actor=lender, case_ref="ZY202600001"))["contacts_count"] == 3
+    from tests.conftest import login
+
+    client = app.test_client()
+    login(client, world["zc_agent"])
+    page = client.get("/cases/ZY202600001").get_data(as_text=True)
+    assert 'id="activity"' in page and "ZC002" in page

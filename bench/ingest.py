@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 
+from portal.cases.importing import CASE_COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -67,30 +69,13 @@ def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> subproce
 
 def seed(env: dict[str, str], workdir: Path) -> None:
     """Schema, one agency and CASES cases placed with it, through the portal's own commands."""
-    flask(env, "db", "upgrade", "heads")
+    flask(env, "db", "upgrade")
     flask(env, "agencies", "create", "BX", "--name", "Bench agency")
     rng = random.Random(7)
     cases = workdir / "cases.csv"
     with cases.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "case_ref",
-                "loan_ref",
-                "customer_id",
-                "debtor_name",
-                "id_number",
-                "phones",
-                "province",
-                "timezone",
-                "product",
-                "principal",
-                "outstanding_balance",
-                "currency",
-                "days_past_due",
-                "flags",
-            ]
-        )
+        writer.writerow(CASE_COLUMNS)
         for n in range(CASES):
             writer.writerow(
                 [

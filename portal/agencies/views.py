@@ -13,6 +13,19 @@ from portal.security import Role, current_actor, roles_required
 bp = Blueprint("agencies", __name__, url_prefix="/agencies")
 
 
+def _terms(form: AgencyForm) -> dict[str, object]:
+    """The contract terms both forms edit, as the services take them."""
+    return {
+        "name": form.name.data,
+        "adapter": form.adapter.data,
+        "timezone": form.timezone.data,
+        "capacity": form.capacity.data,
+        "commission": form.commission.data,
+        "channels": form.channels.data,
+        "placement_term_days": form.placement_term_days.data,
+    }
+
+
 @bp.get("/")
 @roles_required(Role.ADMIN)
 def index():
@@ -26,17 +39,7 @@ def create():
     del form.status  # a new agency starts active
     if form.validate_on_submit():
         try:
-            agency = services.create_agency(
-                actor=current_actor(),
-                code=form.code.data,
-                name=form.name.data,
-                adapter=form.adapter.data,
-                timezone=form.timezone.data,
-                capacity=form.capacity.data,
-                commission=form.commission.data,
-                channels=form.channels.data,
-                placement_term_days=form.placement_term_days.data,
-            )
+            agency = services.create_agency(actor=current_actor(), code=form.code.data, **_terms(form))
         except PortalError as exc:
             flash(exc.message, "error")
         else:
@@ -67,18 +70,7 @@ def edit(code: str):
     )
     if form.validate_on_submit():
         try:
-            services.update_agency(
-                actor=current_actor(),
-                code=agency.code,
-                name=form.name.data,
-                status=form.status.data,
-                adapter=form.adapter.data,
-                timezone=form.timezone.data,
-                capacity=form.capacity.data,
-                commission=form.commission.data,
-                channels=form.channels.data,
-                placement_term_days=form.placement_term_days.data,
-            )
+            services.update_agency(actor=current_actor(), code=agency.code, status=form.status.data, **_terms(form))
         except PortalError as exc:
             flash(exc.message, "error")
         else:

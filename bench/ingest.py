@@ -25,26 +25,13 @@ from pathlib import Path
 import psycopg
 
 from portal.cases.importing import CASE_COLUMNS
+from portal.plugins.records import CONTACT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 CASES = 20_000
-HEADER = [
-    "case_ref",
-    "contacted_at",
-    "channel",
-    "party",
-    "phone",
-    "outcome",
-    "connected",
-    "duration_s",
-    "promise_amount",
-    "promise_date",
-    "collector_id",
-    "recording_ref",
-    "notes",
-]
+HEADER = list(CONTACT_FIELDS)
 OUTCOMES = ["no_answer", "busy", "refused", "callback", "left_message", "promise_to_pay"]
 
 

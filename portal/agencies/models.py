@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import utcnow
 from portal.extensions import db
+from portal.plugins.records import CHANNELS
 
-CHANNELS = ("call", "sms", "visit", "email", "letter", "im")
 BUCKETS = ("M1", "M2", "M3", "M4+")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -18,6 +19,7 @@ from portal.db import utcnow
 from portal.errors import PermissionDeniedError
 from portal.extensions import db
 from portal.security import Actor, Role
+from portal.streams import ReadTap
 
 CASE_COLUMNS = (
     "case_ref",
@@ -121,7 +123,7 @@ def import_cases(*, actor: Actor, stream: BinaryIO, filename: str = "", all_or_n
         raise PermissionDeniedError("only lender operations import cases")
     result = ImportResult()
     digest = hashlib.sha256()
-    hashing = _HashingReader(stream, digest)
+    hashing = io.BufferedReader(ReadTap(stream, digest.update))
     seen: dict[str, int] = {}
     batch: list[CaseRow] = []
     for number, row in iter_csv_rows(hashing, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS):
@@ -170,38 +172,6 @@ def import_cases(*, actor: Actor, stream: BinaryIO, filename: str = "", all_or_n
     )
     db.session.commit()
     return result
-
-
-class _HashingReader:
-    """Hashes the bytes as the CSV reader pulls them, so the file is read once."""
-
-    def __init__(self, stream: BinaryIO, digest: Any) -> None:
-        self._stream = stream
-        self._digest = digest
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self._digest.update(data)
-        return data
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        pass
 
 
 def _apply(actor: Actor, rows: list[CaseRow], result: ImportResult) -> None:

@@ -16,17 +16,6 @@ if TYPE_CHECKING:
     from portal.agencies.models import Agency
 
 FLAGS = ("cease", "dispute", "bankruptcy", "deceased", "vulnerable", "complaint")
-PARTIES = (
-    "debtor",
-    "spouse",
-    "parent",
-    "relative",
-    "colleague",
-    "friend",
-    "emergency_contact",
-    "third_party",
-    "unknown",
-)
 CASE_STATUSES = ("open", "settled", "closed")
 END_REASONS = ("recalled", "expired", "settled", "closed")
 

@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from portal.cases.models import FLAGS, PARTIES
+from portal.cases.models import FLAGS
+from portal.plugins.fields import normalise_phone
+from portal.plugins.records import PARTIES
 
-_CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,39}$")
 
 
@@ -36,15 +36,6 @@ def reference(row: dict[str, str], name: str) -> str:
     if not _REF.match(value):
         raise RowProblem(name, "invalid_value", f"{name} {value!r} may hold only letters, digits and - _ . /")
     return value
-
-
-def normalise_phone(number: str) -> str | None:
-    """A CN mobile as its 11 digits, or an E.164 number; None when it is neither."""
-    compact = re.sub(r"[\s\-()]", "", number)
-    match = _CN_MOBILE.match(compact)
-    if match:
-        return match.group(1)
-    return compact if _E164.match(compact) else None
 
 
 def phones(row: dict[str, str]) -> list[tuple[str, str]]:

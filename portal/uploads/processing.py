@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -33,6 +34,7 @@ from portal.money.models import Settlement
 from portal.money.services import balance_issue
 from portal.plugins import ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
 from portal.security import Actor, Role
+from portal.streams import ReadTap
 from portal.uploads.models import Upload, UploadError
 from portal.uploads.services import plugin_manager, storage_root
 from portal.uploads.storage import blob_path
@@ -86,44 +88,13 @@ class CaseWindow:
 ProgressCallback = Callable[[int, int, int], None]
 
 
-class _CountingReader:
-    """Counts the bytes the adapter has read, for progress."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.bytes_read = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    @property
-    def closed(self) -> bool:
-        return self._raw.closed
-
-
 class UploadProcessor:
     """Runs one upload through its adapter and the portal's checks, in one transaction."""
 
     def __init__(self, upload: Upload, on_progress: ProgressCallback | None = None) -> None:
         self.upload = upload
         self.on_progress = on_progress
-        self.stream: _CountingReader | None = None
+        self.stream: ReadTap | None = None
         self.findings_pending: list[NewFinding] = []
         self.case_windows: dict[str, CaseWindow | None] = {}
         self.findings_pending: list[NewFinding] = []
@@ -149,8 +120,8 @@ class UploadProcessor:
             agency_code=self.agency.code,
         )
         with blob_path(storage_root(), self.upload.sha256).open("rb") as raw:
-            self.stream = _CountingReader(raw)
-            yield from parse(plugin_manager(), self.upload.format_key, self.stream, context)
+            self.stream = ReadTap(raw)
+            yield from parse(plugin_manager(), self.upload.format_key, io.BufferedReader(self.stream), context)
 
     def moment(self, value: datetime) -> datetime:
         """Naive times in agency files are the agency's wall clock (contract 5.1)."""

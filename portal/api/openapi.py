@@ -249,7 +249,51 @@ def _upload_paths() -> dict[str, Any]:
     }
     as_json = {"application/json": {"schema": upload}}
     upload_id = _param("upload_id", "the upload's id", {"type": "integer"}, where="path")
+    finding = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "rule": {"type": "string"},
+            "severity": {"type": "string"},
+            "case_ref": {"type": "string"},
+            "upload_id": {"type": ["integer", "null"]},
+            "row": {"type": ["integer", "null"]},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "message": {"type": "string"},
+            "status": {"type": "string"},
+        },
+    }
     return {
+        "/findings": {
+            "get": {
+                "summary": "Compliance findings the caller may see (agencies: their own), oldest first",
+                "parameters": [
+                    _param("upload_id", "only this upload's", {"type": "integer"}),
+                    _param("case_ref", "only this case's"),
+                    _param("rule", "a rule id (contract 8)"),
+                    _param("status", "open, confirmed or dismissed"),
+                    _param("limit", "page size, at most 500", {"type": "integer"}),
+                    _param("cursor", "the `next` value of the previous page"),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a page of findings",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "items": {"type": "array", "items": finding},
+                                        "next": {"type": ["string", "null"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401),
+                },
+            }
+        },
         "/uploads": {
             "post": {
                 "summary": "Upload a contacts or settlements file (contract 4.2)",

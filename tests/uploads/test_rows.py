@@ -126,3 +126,25 @@ def test_the_balance_counts_earlier_settlements_and_the_files_own_rows(app, uplo
 def test_a_settlement_with_a_waiver_must_close_the_balance(app, upload):
     row = "ZY202600003,2026-11-15 10:00:00,3000.00,wechat_pay,ZC-W-1,settlement,549.28,\n"
     assert upload(SETTLEMENT_HEADER + row, kind="settlements")["status"] == "completed"
+
+
+def test_findings_api_lists_an_agencys_own_findings_only(app, upload, runner, world):
+    summary = upload(CONTACT_HEADER + CONTACT_CASES[2][0])
+    with app.app_context():
+        tokens = {
+            who: runner.invoke(args=["users", "token", world[who]]).stdout.strip().splitlines()[-1]
+            for who in ("zc_agent", "hx_agent", "compliance")
+        }
+    client = app.test_client()
+
+    def get(who, query=""):
+        return client.get(f"/api/v1/findings{query}", headers={"Authorization": f"Bearer {tokens[who]}"})
+
+    body = get("zc_agent", f"?upload_id={summary['id']}").json
+    assert [(f["rule"], f["case_ref"], f["row"], f["status"]) for f in body["items"]] == [
+        ("placement_inactive", "ZY202600001", 1, "open")
+    ]
+    assert body["next"] is None
+    assert get("hx_agent").json["items"] == []
+    assert len(get("compliance", "?rule=placement_inactive").json["items"]) == 1
+    assert get("compliance", "?status=bogus").json["error"]["code"] == "invalid_parameter"

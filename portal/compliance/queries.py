@@ -1,0 +1,60 @@
+"""Reading findings as each role may: agency users only their own agency's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.cases.models import Case
+from portal.compliance.models import FINDING_STATUSES, Finding
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.security import Actor
+
+MAX_PAGE = 500
+
+
+def list_findings(
+    *,
+    actor: Actor,
+    upload_id: int | None = None,
+    case_ref: str | None = None,
+    rule: str | None = None,
+    status: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of findings (oldest first) and the id to continue after, or None at the end."""
+    if status and status not in FINDING_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(FINDING_STATUSES)}", field="status")
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Finding, Case.case_ref).join(Case, Case.id == Finding.case_id).order_by(Finding.id)
+    if actor.is_agency:
+        query = query.where(Finding.agency_id == actor.agency_id)
+    if upload_id is not None:
+        query = query.where(Finding.upload_id == upload_id)
+    if case_ref:
+        query = query.where(Case.case_ref == case_ref)
+    if rule:
+        query = query.where(Finding.rule == rule)
+    if status:
+        query = query.where(Finding.status == status)
+    if after_id:
+        query = query.where(Finding.id > after_id)
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    items = [
+        {
+            "id": finding.id,
+            "rule": finding.rule,
+            "severity": finding.severity,
+            "case_ref": ref,
+            "upload_id": finding.upload_id,
+            "row": finding.row,
+            "occurred_at": finding.occurred_at.isoformat(),
+            "message": finding.message,
+            "status": finding.status,
+        }
+        for finding, ref in rows[:limit]
+    ]
+    return items, (items[-1]["id"] if len(rows) > limit else None)

@@ -1,4 +1,7 @@
-"""Reading the lender's own CSV files (UTF-8, optional BOM) as a stream, with one clear error when unreadable."""
+"""Reading the lender's own CSV files (UTF-8, optional BOM) as a stream, with one clear error when unreadable.
+
+Writing CSVs for people goes through ``portal.plugins.neutralise_formula`` (see uploads/exports.py).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from portal.errors import FileFormatError
-
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def iter_csv_rows(
@@ -48,17 +49,3 @@ def iter_csv_rows(
         raise FileFormatError(f"the file is not UTF-8 text (undecodable bytes {where})") from exc
     finally:
         text.detach()
-
-
-def neutralise_cell(value: object) -> str:
-    """Cells a spreadsheet would run as a formula get a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
-
-
-def write_csv(rows: list[list[object]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in rows:
-        writer.writerow([neutralise_cell(v) for v in row])
-    return out.getvalue()

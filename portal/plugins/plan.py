@@ -26,9 +26,11 @@ from portal.plugins.fields import (
 )
 from portal.plugins.records import (
     CHANNELS,
+    CONTACT_FIELDS,
     METHODS,
     OUTCOMES,
     PARTIES,
+    SETTLEMENT_FIELDS,
     SETTLEMENT_TYPES,
     ContactRecord,
     SettlementRecord,
@@ -45,22 +47,6 @@ from portal.plugins.records import (
 # (returns None) and the caller runs ``build_record`` on the row, so issues, their
 # order and their messages come from the one validator above.
 
-_CONTACT_ORDER = (
-    "case_ref",
-    "contacted_at",
-    "channel",
-    "party",
-    "phone",
-    "outcome",
-    "connected",
-    "duration_s",
-    "promise_amount",
-    "promise_date",
-    "collector_id",
-    "recording_ref",
-    "notes",
-)
-_SETTLEMENT_ORDER = ("case_ref", "paid_at", "amount", "method", "payment_ref", "type", "waiver_amount", "notes")
 # Records are built positionally (measurably faster), so only when their fields are in this order.
 _CONTACT_RECORD_ORDER = (
     "case_ref",
@@ -79,7 +65,7 @@ _CONTACT_RECORD_ORDER = (
 )
 _POSITIONAL = (
     tuple(spec.name for spec in fields(ContactRecord)) == _CONTACT_RECORD_ORDER
-    and tuple(spec.name for spec in fields(SettlementRecord)) == _SETTLEMENT_ORDER
+    and tuple(spec.name for spec in fields(SettlementRecord)) == SETTLEMENT_FIELDS
 )
 
 
@@ -324,6 +310,15 @@ class _Formats:
         return [int(groups[first + index]) if index >= 0 else 0 for index in order]
 
 
+def _reference(case_ref: str) -> str | None:
+    """A case reference as the full validator would read it, or None to leave the row to it."""
+    if case_ref[0] == "'":
+        case_ref = unneutralise_formula(case_ref)
+    if not case_ref.isascii():
+        case_ref = _nfkc("NFKC", case_ref)
+    return case_ref if case_ref and len(case_ref) <= MAX_REF else None
+
+
 class TablePlan:
     """Builds the records of one table's rows, given as stripped text cells in header order.
 
@@ -341,7 +336,7 @@ class TablePlan:
         dialect: Dialect = CANONICAL_DIALECT,
         defaults: Mapping[str, str] | None = None,
     ) -> None:
-        order = _CONTACT_ORDER if kind == "contacts" else _SETTLEMENT_ORDER
+        order = CONTACT_FIELDS if kind == "contacts" else SETTLEMENT_FIELDS
         self.dialect = dialect
         self.extras: list[str | None] = []
         indices = []
@@ -483,11 +478,8 @@ class TablePlan:
         ) = self.getter(cells)
         if not case_ref or not collector_id or not contacted_at:
             return None
-        if case_ref[0] == "'":
-            case_ref = unneutralise_formula(case_ref)
-        if not case_ref.isascii():
-            case_ref = _nfkc("NFKC", case_ref)
-        if len(case_ref) > MAX_REF or not case_ref:
+        case_ref = _reference(case_ref)
+        if case_ref is None:
             return None
         moment = self._moment("contacted_at", contacted_at)
         if moment is None:
@@ -581,11 +573,8 @@ class TablePlan:
         case_ref, paid_at, amount, method, payment_ref, kind, waiver_amount, notes = self.getter(cells)
         if not case_ref or not paid_at or not amount or not payment_ref:
             return None
-        if case_ref[0] == "'":
-            case_ref = unneutralise_formula(case_ref)
-        if not case_ref.isascii():
-            case_ref = _nfkc("NFKC", case_ref)
-        if len(case_ref) > MAX_REF or not case_ref:
+        case_ref = _reference(case_ref)
+        if case_ref is None:
             return None
         moment = self._moment("paid_at", paid_at)
         if moment is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,8 +46,8 @@ class NewFinding:
         return {name: getattr(self, name) for name in self.__slots__} | {"status": "open"}
 
 
-def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: list[StoredContactView]) -> list[NewFinding]:
-    """Findings for contacts just stored, in time order; the rules of contract 8 plug in here.
+def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: Iterable[StoredContactView]) -> list[NewFinding]:
+    """Findings for contacts just stored (given in time order, built as they are read); contract 8's rules plug in here.
 
     The rules themselves arrive with the compliance issue; until then no contact raises one.
     """

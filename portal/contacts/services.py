@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 from portal.contacts.models import Contact
 from portal.extensions import db
 
+# The order of the values in a row handed to ContactStore.submit.
 CONTACT_COLUMNS = (
     "upload_id",
     "agency_id",
@@ -26,7 +32,11 @@ CONTACT_COLUMNS = (
     "notes",
     "created_at",
 )
-CONTACT_IDENTITY = ("agency_id", "case_id", "contacted_at", "channel", "phone", "collector_id")
+CONTACT_IDENTITY = ("case_id", "contacted_at", "agency_id", "channel", "phone", "collector_id")
+ROW_INDEX = CONTACT_COLUMNS.index("row")
+ContactRow = tuple[Any, ...]
+StoredBatch = tuple[list[ContactRow], list[tuple[int, int]]]
+
 # Built from the constant column lists above, never from input.
 _COLUMNS_SQL = ", ".join(CONTACT_COLUMNS)
 _STAGE_SQL = (
@@ -37,14 +47,65 @@ _MERGE_SQL = (
     f"INSERT INTO contacts ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM contacts_stage "  # noqa: S608
     f"ON CONFLICT ({', '.join(CONTACT_IDENTITY)}) DO NOTHING RETURNING id, row"
 )
+_NULL = "\\N"
+# COPY's text format: these characters in a text value are written as escapes.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def insert_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Insert contacts, skipping those already held (the duplicate key); returns (id, row) stored."""
-    if not rows:
-        return []
-    if db.engine.dialect.name == "postgresql":
-        return _copy_contacts(rows)
+class ContactStore:
+    """Stores one upload's contacts batch by batch, skipping those already held (the duplicate key).
+
+    ``submit`` takes a batch of rows (tuples in CONTACT_COLUMNS order) and returns the batches
+    whose storing has finished since, each with the (id, row) pairs actually inserted. On
+    PostgreSQL one background thread stores the batches, in order, through the transaction's own
+    connection: PostgreSQL inserts one batch on its core while Python parses the next on another,
+    instead of each waiting for the other. The caller must not use the database session while
+    batches are in flight: ``drain`` waits for them (and returns them) first. Elsewhere (SQLite)
+    ``submit`` stores the batch before it returns.
+    """
+
+    IN_FLIGHT = 2  # batches queued or being stored; bounds the memory an upload holds
+
+    def __init__(self) -> None:
+        self._pending: deque[tuple[list[ContactRow], Future[list[tuple[int, int]]]]] = deque()
+        self._executor: ThreadPoolExecutor | None = None
+        if db.engine.dialect.name == "postgresql":
+            self._connection = db.session.connection().connection.driver_connection
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="contacts-copy")
+
+    def submit(self, rows: list[ContactRow]) -> list[StoredBatch]:
+        if not rows:
+            return []
+        if self._executor is None:
+            return [(rows, _insert_rows(rows))]
+        self._pending.append((rows, self._executor.submit(_copy_rows, self._connection, rows)))
+        finished: list[StoredBatch] = []
+        while self._pending and (len(self._pending) > self.IN_FLIGHT or self._pending[0][1].done()):
+            batch, future = self._pending.popleft()
+            finished.append((batch, future.result()))
+        return finished
+
+    def drain(self) -> list[StoredBatch]:
+        """Wait until every batch is stored; the session may be used again afterwards."""
+        finished = [(batch, future.result()) for batch, future in self._pending]
+        self._pending.clear()
+        return finished
+
+    def close(self) -> None:
+        """Stop the thread (after the batch it is storing, if any); unstored batches are dropped."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._pending.clear()
+
+    def __enter__(self) -> ContactStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _insert_rows(rows: Sequence[ContactRow]) -> list[tuple[int, int]]:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     table = Contact.__table__
@@ -53,21 +114,70 @@ def insert_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
         .on_conflict_do_nothing(index_elements=list(CONTACT_IDENTITY))
         .returning(table.c.id, table.c.row)
     )
-    return [(row.id, row.row) for row in db.session.connection().execute(statement, rows)]
+    values = [dict(zip(CONTACT_COLUMNS, row, strict=True)) for row in rows]
+    return [(row.id, row.row) for row in db.session.connection().execute(statement, values)]
 
 
-def _copy_contacts(rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+def _copy_rows(connection: Any, rows: Sequence[ContactRow]) -> list[tuple[int, int]]:
     """COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO NOTHING from it.
 
-    COPY is the fastest way into PostgreSQL; the staging step keeps the duplicate rule in
-    the database (the unique key), so concurrent uploads cannot store a contact twice.
+    COPY is the fastest way into PostgreSQL; the staging step keeps the duplicate rule in the
+    database (the unique key), so concurrent uploads cannot store a contact twice. Runs on the
+    store's thread: plain psycopg, no session, no application context.
     """
-    connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_SQL)
         cursor.execute("TRUNCATE contacts_stage")
         with cursor.copy(_COPY_SQL) as copy:
-            for row in rows:
-                copy.write_row([row[column] for column in CONTACT_COLUMNS])
+            copy.write(_copy_text(rows))
         cursor.execute(_MERGE_SQL)
-        return [(contact_id, row) for contact_id, row in cursor.fetchall()]
+        return cursor.fetchall()
+
+
+def _copy_text(rows: Sequence[ContactRow]) -> str:
+    """The rows in COPY's text format, written out per column (about three times faster than write_row)."""
+    lines = []
+    for (
+        upload_id,
+        agency_id,
+        case_id,
+        row,
+        contacted_at,
+        channel,
+        party,
+        phone,
+        outcome,
+        connected,
+        duration_s,
+        promise_amount,
+        promise_date,
+        collector_id,
+        recording_ref,
+        notes,
+        created_at,
+    ) in rows:
+        lines.append(
+            # channel, party and outcome are vocabulary words and phone a validated number: no escapes.
+            f"{upload_id}\t{agency_id}\t{case_id}\t{row}\t{_moment(contacted_at)}\t{channel}\t"
+            f"{party}\t{phone}\t{outcome}\t{'t' if connected else 'f'}\t"
+            f"{_NULL if duration_s is None else int(duration_s)}\t"
+            f"{_NULL if promise_amount is None else promise_amount}\t"
+            f"{_NULL if promise_date is None else promise_date.isoformat()}\t"
+            f"{_text(collector_id)}\t{_optional_text(recording_ref)}\t{_optional_text(notes)}\t"
+            f"{_moment(created_at)}\n"
+        )
+    return "".join(lines)
+
+
+def _moment(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"contact time {value!r} has no timezone")
+    return value.isoformat()
+
+
+def _text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
+
+
+def _optional_text(value: str | None) -> str:
+    return _NULL if value is None else value.translate(_COPY_ESCAPES)

@@ -121,6 +121,9 @@ class _Row:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         text = str(value) if name == "notes" else unicodedata.normalize("NFKC", str(value))
+        if "\x00" in text:  # no database stores it in text; it is never part of a real value
+            self.fail(name, "invalid_value", f"{name} contains a NUL character")
+            return None
         if len(text) > max_len:
             self.fail(name, "invalid_value", f"{name} is {len(text)} characters long; at most {max_len} allowed")
             return None

@@ -316,7 +316,7 @@ def _reference(case_ref: str) -> str | None:
         case_ref = unneutralise_formula(case_ref)
     if not case_ref.isascii():
         case_ref = _nfkc("NFKC", case_ref)
-    return case_ref if case_ref and len(case_ref) <= MAX_REF else None
+    return case_ref if case_ref and len(case_ref) <= MAX_REF and "\x00" not in case_ref else None
 
 
 class TablePlan:
@@ -533,21 +533,21 @@ class TablePlan:
             collector_id = unneutralise_formula(collector_id)
         if not collector_id.isascii():
             collector_id = _nfkc("NFKC", collector_id)
-        if len(collector_id) > MAX_REF or not collector_id:
+        if len(collector_id) > MAX_REF or not collector_id or "\x00" in collector_id:
             return None
         if recording_ref:
             if recording_ref[0] == "'":
                 recording_ref = unneutralise_formula(recording_ref)
             if not recording_ref.isascii():
                 recording_ref = _nfkc("NFKC", recording_ref)
-            if len(recording_ref) > MAX_LONG_REF:
+            if len(recording_ref) > MAX_LONG_REF or "\x00" in recording_ref:
                 return None
         else:
             recording_ref = None
         if notes:
             if notes[0] == "'":
                 notes = unneutralise_formula(notes)
-            if len(notes) > MAX_NOTES:
+            if len(notes) > MAX_NOTES or "\x00" in notes:
                 return None
         else:
             notes = None
@@ -590,7 +590,7 @@ class TablePlan:
             payment_ref = unneutralise_formula(payment_ref)
         if not payment_ref.isascii():
             payment_ref = _nfkc("NFKC", payment_ref)
-        if len(payment_ref) > MAX_PAYMENT_REF or not payment_ref:
+        if len(payment_ref) > MAX_PAYMENT_REF or not payment_ref or "\x00" in payment_ref:
             return None
         waiver = None
         if waiver_amount:
@@ -608,7 +608,7 @@ class TablePlan:
         if notes:
             if notes[0] == "'":
                 notes = unneutralise_formula(notes)
-            if len(notes) > MAX_NOTES:
+            if len(notes) > MAX_NOTES or "\x00" in notes:
                 return None
         else:
             notes = None

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from portal.accounts.models import User
 from portal.agencies.models import Agency
@@ -27,7 +27,7 @@ from portal.compliance.services import (
     placement_inactive,
     store_findings,
 )
-from portal.contacts.services import insert_contacts
+from portal.contacts.services import ROW_INDEX, ContactRow, ContactStore, StoredBatch
 from portal.db import in_values, utcnow
 from portal.extensions import db
 from portal.money.models import Settlement
@@ -97,7 +97,6 @@ class UploadProcessor:
         self.stream: ReadTap | None = None
         self.findings_pending: list[NewFinding] = []
         self.case_windows: dict[str, CaseWindow | None] = {}
-        self.findings_pending: list[NewFinding] = []
         self.agency: Agency = upload.agency
         self.zone = ZoneInfo(self.agency.timezone)
         self.tally = Tally()
@@ -127,21 +126,23 @@ class UploadProcessor:
         """Naive times in agency files are the agency's wall clock (contract 5.1)."""
         return value.replace(tzinfo=self.zone) if value.tzinfo is None else value
 
-    def windows(self, case_refs: set[str]) -> dict[str, CaseWindow | None]:
+    def windows(self, case_refs: set[str], reads: Connection | None = None) -> dict[str, CaseWindow | None]:
         """Each case named so far: its placements with this agency, or None (unknown_case).
 
-        Kept across batches: an agency's file names the same cases again and again.
+        Kept across batches: an agency's file names the same cases again and again. ``reads``
+        is a connection of its own while a ContactStore thread holds the session's.
         """
         missing = case_refs - self.case_windows.keys()
         if missing:
+            execute = reads.execute if reads is not None else db.session.execute
             dialect = db.engine.dialect.name
-            cases = db.session.execute(
+            cases = execute(
                 select(Case.case_ref, Case.id, Case.outstanding_balance).where(
                     in_values(Case.case_ref, missing, dialect)
                 )
             ).all()
             spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-            for case_id, placed_at, ended_at, expires_at in db.session.execute(
+            for case_id, placed_at, ended_at, expires_at in execute(
                 select(Placement.case_id, Placement.placed_at, Placement.ended_at, Placement.expires_at).where(
                     in_values(Placement.case_id, [c.id for c in cases], dialect),
                     Placement.agency_id == self.agency.id,
@@ -223,75 +224,82 @@ class UploadProcessor:
     # --- contacts ---------------------------------------------------------------------------
 
     def run_contacts(self) -> None:
-        batch: list[ParsedRow] = []
-        for item in self.items():
-            if isinstance(item, RowIssue):
-                self.tally.reject(item)
-                continue
-            self.tally.see(item.row)
-            batch.append(item)
-            if len(batch) >= BATCH:
-                self.store_contacts(batch)
-                batch = []
-        if batch:
-            self.store_contacts(batch)
+        # While the store's thread holds the transaction's connection, placements are read on another.
+        reads = db.engine.connect() if db.engine.dialect.name == "postgresql" else None
+        try:
+            with ContactStore() as store:
+                batch: list[ParsedRow] = []
+                for item in self.items():
+                    if isinstance(item, RowIssue):
+                        self.tally.reject(item)
+                        continue
+                    self.tally.see(item.row)
+                    batch.append(item)
+                    if len(batch) >= BATCH:
+                        self.store_contacts(store, batch, reads)
+                        batch = []
+                if batch:
+                    self.store_contacts(store, batch, reads)
+                self.stored(store.drain())
+                self.flush_errors()
+        finally:
+            if reads is not None:
+                reads.close()
 
-    def store_contacts(self, batch: list[ParsedRow]) -> None:
-        windows = self.windows({item.record.case_ref for item in batch})
-        staged: list[dict[str, Any]] = []
+    def store_contacts(self, store: ContactStore, batch: list[ParsedRow], reads: Connection | None) -> None:
+        windows = self.windows({item.record.case_ref for item in batch}, reads)
+        rows: list[ContactRow] = []
+        upload_id, agency_id, now = self.upload.id, self.agency.id, self.now
+        rejected, zone, latest = self.tally.rejected_rows, self.zone, self.now + CLOCK_SKEW
         for item in batch:
             record: ContactRecord = item.record  # type: ignore[assignment]
-            if item.row in self.tally.rejected_rows:
+            if item.row in rejected:
                 continue
-            moment = self.moment(record.contacted_at)
-            window = self.check_case(item.row, record.case_ref, moment, "contacted_at", windows, "contact")
-            if window is None:
-                continue
-            phone = record.phone or ""
-            staged.append(
-                {
-                    "upload_id": self.upload.id,
-                    "agency_id": self.agency.id,
-                    "case_id": window.case_id,
-                    "row": item.row,
-                    "contacted_at": moment,
-                    "channel": record.channel,
-                    "party": record.party,
-                    "phone": phone,
-                    "outcome": record.outcome,
-                    "connected": record.is_conversation,
-                    "duration_s": record.duration_s,
-                    "promise_amount": record.promise_amount,
-                    "promise_date": record.promise_date,
-                    "collector_id": record.collector_id,
-                    "recording_ref": record.recording_ref,
-                    "notes": record.notes,
-                    "created_at": self.now,
-                }
+            moment = record.contacted_at
+            if moment.tzinfo is None:  # the agency's wall clock (contract 5.1)
+                moment = moment.replace(tzinfo=zone)
+            window = windows.get(record.case_ref)
+            # The common case inline; check_case words every rejection.
+            if window is None or moment > latest or not window.placed_at(moment):
+                window = self.check_case(item.row, record.case_ref, moment, "contacted_at", windows, "contact")
+                if window is None:
+                    continue
+            rows.append(
+                (
+                    upload_id,
+                    agency_id,
+                    window.case_id,
+                    item.row,
+                    moment,
+                    record.channel,
+                    record.party,
+                    record.phone or "",
+                    record.outcome,
+                    record.is_conversation,
+                    record.duration_s,
+                    record.promise_amount,
+                    record.promise_date,
+                    record.collector_id,
+                    record.recording_ref,
+                    record.notes,
+                    now,
+                )
             )
-        stored = insert_contacts(staged)
-        self.tally.accepted += len(stored)
-        self.tally.duplicate += len(staged) - len(stored)
-        by_row = {row["row"]: row for row in staged}
-        views = [
-            StoredContactView(
-                contact_id=contact_id,
-                case_id=by_row[row]["case_id"],
-                row=row,
-                contacted_at=by_row[row]["contacted_at"],
-                channel=by_row[row]["channel"],
-                party=by_row[row]["party"],
-                phone=by_row[row]["phone"],
-                outcome=by_row[row]["outcome"],
-                connected=by_row[row]["connected"],
-                recording_ref=by_row[row]["recording_ref"],
-                notes=by_row[row]["notes"],
-            )
-            for contact_id, row in sorted(stored, key=lambda pair: by_row[pair[1]]["contacted_at"])
-        ]
-        self.findings_pending += evaluate_contacts(agency_id=self.agency.id, upload_id=self.upload.id, contacts=views)
-        self.flush_errors()
+        self.stored(store.submit(rows))
+        if self.tally.errors_pending or self.findings_pending:
+            # Rejections and findings go through the session, which the store's thread must release first.
+            self.stored(store.drain())
+            self.flush_errors()
         self.report_progress()
+
+    def stored(self, batches: list[StoredBatch]) -> None:
+        """Count what the store inserted and what it skipped as held already; run the compliance step."""
+        for rows, inserted in batches:
+            self.tally.accepted += len(inserted)
+            self.tally.duplicate += len(rows) - len(inserted)
+            self.findings_pending += evaluate_contacts(
+                agency_id=self.agency.id, upload_id=self.upload.id, contacts=stored_views(rows, inserted)
+            )
 
     # --- settlements ------------------------------------------------------------------------
 
@@ -378,6 +386,32 @@ class UploadProcessor:
                 )
             )
         return settlements
+
+
+def stored_views(rows: list[ContactRow], inserted: list[tuple[int, int]]) -> Iterator[StoredContactView]:
+    """What the compliance step sees of the contacts just inserted, in time order (built only if it looks)."""
+    by_row = {row[ROW_INDEX]: row for row in rows}
+    views = []
+    for contact_id, row_number in inserted:
+        (_, _, case_id, row, contacted_at, channel, party, phone, outcome, connected, *_, recording_ref, notes, _) = (
+            by_row[row_number]
+        )
+        views.append(
+            StoredContactView(
+                contact_id=contact_id,
+                case_id=case_id,
+                row=row,
+                contacted_at=contacted_at,
+                channel=channel,
+                party=party,
+                phone=phone,
+                outcome=outcome,
+                connected=connected,
+                recording_ref=recording_ref,
+                notes=notes,
+            )
+        )
+    yield from sorted(views, key=lambda view: view.contacted_at)
 
 
 def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) -> Upload:

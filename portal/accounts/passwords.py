@@ -11,8 +11,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal.errors import ValidationError
 
 MIN_LENGTH = 12
-# Checked against a hash even for unknown e-mails, so a login takes as long either way.
-_DUMMY_HASH = generate_password_hash("timing-equaliser-not-a-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked for unknown e-mails, so a login takes as long either way (made on first use: scrypt is slow)."""
+    return generate_password_hash("timing-equaliser-not-a-password")
 
 
 @cache
@@ -40,4 +44,4 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    return check_password_hash(password_hash or _DUMMY_HASH, password)
+    return check_password_hash(password_hash or _dummy_hash(), password)

@@ -50,6 +50,9 @@ def evaluate_contacts(*, agency_id: int, upload_id: int, contacts: Iterable[Stor
     """Findings for contacts just stored (given in time order, built as they are read); contract 8's rules plug in here.
 
     The rules themselves arrive with the compliance issue; until then no contact raises one.
+    On PostgreSQL this runs while the store's thread may be writing the next batch through the
+    upload's transaction (see ContactStore): a rule that reads the database must have the
+    processor drain the store first, since only that transaction sees the upload's earlier rows.
     """
     return []
 

@@ -139,25 +139,27 @@ class UploadProcessor:
         missing = case_refs - self.case_windows.keys()
         if missing:
             execute = reads.execute if reads is not None else db.session.execute
-            dialect = db.engine.dialect.name
-            cases = execute(
-                select(Case.case_ref, Case.id, Case.outstanding_balance).where(
-                    in_values(Case.case_ref, missing, dialect)
+            # One query: a case never placed with this agency has no row here, which is unknown_case.
+            placed = execute(
+                select(
+                    Case.case_ref,
+                    Case.id,
+                    Case.outstanding_balance,
+                    Placement.placed_at,
+                    Placement.ended_at,
+                    Placement.expires_at,
                 )
+                .join(Placement, Placement.case_id == Case.id)
+                .where(in_values(Case.case_ref, missing, db.engine.dialect.name), Placement.agency_id == self.agency.id)
             ).all()
-            spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-            for case_id, placed_at, ended_at, expires_at in execute(
-                select(Placement.case_id, Placement.placed_at, Placement.ended_at, Placement.expires_at).where(
-                    in_values(Placement.case_id, [c.id for c in cases], dialect),
-                    Placement.agency_id == self.agency.id,
-                )
-            ):
-                spans[case_id].append((placed_at, min(ended_at, expires_at) if ended_at else expires_at))
+            spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+            for case_ref, _, _, placed_at, ended_at, expires_at in placed:
+                spans[case_ref].append((placed_at, min(ended_at, expires_at) if ended_at else expires_at))
             self.case_windows.update(dict.fromkeys(missing))
-            for case in cases:
-                if spans.get(case.id):
-                    self.case_windows[case.case_ref] = CaseWindow(
-                        case_id=case.id, balance=case.outstanding_balance, windows=tuple(spans[case.id])
+            for case_ref, case_id, balance, *_ in placed:
+                if case_ref in spans:
+                    self.case_windows[case_ref] = CaseWindow(
+                        case_id=case_id, balance=balance, windows=tuple(spans.pop(case_ref))
                     )
         return self.case_windows
 

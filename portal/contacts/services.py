@@ -138,7 +138,7 @@ def _copy_rows(connection: Any, text: str) -> list[tuple[int, int]]:
 
 
 def _copy_text(rows: Sequence[ContactRow]) -> str:
-    """The rows in COPY's text format, written out per column (about three times faster than write_row)."""
+    """The rows in COPY's text format, written column by column (no per-value adaptation as write_row does)."""
     lines = []
     created_at_seen, created_text = None, ""
     for (

@@ -69,6 +69,7 @@ class ContactStore:
     def __init__(self) -> None:
         self._pending: deque[tuple[list[ContactRow], Future[list[tuple[int, int]]]]] = deque()
         self._executor: ThreadPoolExecutor | None = None
+        self._submitted = False
         if db.engine.dialect.name == "postgresql":
             self._connection = db.session.connection().connection.driver_connection
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="contacts-copy")
@@ -80,7 +81,9 @@ class ContactStore:
             return [(rows, _insert_rows(rows))]
         # Formatted here, not on the thread: that one should only ever wait for PostgreSQL.
         text = _copy_text(rows)
-        self._pending.append((rows, self._executor.submit(_copy_rows, self._connection, text)))
+        future = self._executor.submit(_copy_rows, self._connection, text, first=not self._submitted)
+        self._submitted = True
+        self._pending.append((rows, future))
         finished: list[StoredBatch] = []
         while self._pending and (len(self._pending) > self.IN_FLIGHT or self._pending[0][1].done()):
             batch, future = self._pending.popleft()
@@ -120,16 +123,17 @@ def _insert_rows(rows: Sequence[ContactRow]) -> list[tuple[int, int]]:
     return [(row.id, row.row) for row in db.session.connection().execute(statement, values)]
 
 
-def _copy_rows(connection: Any, text: str) -> list[tuple[int, int]]:
+def _copy_rows(connection: Any, text: str, *, first: bool) -> list[tuple[int, int]]:
     """COPY into a temporary staging table, then one INSERT ... ON CONFLICT DO NOTHING from it.
 
     COPY is the fastest way into PostgreSQL; the staging step keeps the duplicate rule in the
     database (the unique key), so concurrent uploads cannot store a contact twice. Runs on the
     store's thread: plain psycopg, no session, no application context. ``text`` is the rows in
-    COPY's text format (_copy_text).
+    COPY's text format (_copy_text); the ``first`` batch of a store makes the staging table.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_STAGE_SQL)
+        if first:
+            cursor.execute(_STAGE_SQL)
         cursor.execute("TRUNCATE contacts_stage")
         with cursor.copy(_COPY_SQL) as copy:
             copy.write(text)

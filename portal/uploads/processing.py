@@ -256,14 +256,12 @@ class UploadProcessor:
         windows = self.windows({item.record.case_ref for item in batch}, reads)
         rows: list[ContactRow] = []
         upload_id, agency_id, now = self.upload.id, self.agency.id, self.now
-        rejected, zone, latest = self.tally.rejected_rows, self.zone, self.now + CLOCK_SKEW
+        rejected, latest = self.tally.rejected_rows, self.now + CLOCK_SKEW
         for item in batch:
             record: ContactRecord = item.record  # type: ignore[assignment]
             if item.row in rejected:
                 continue
-            local = record.contacted_at
-            if local.tzinfo is None:  # the agency's wall clock (contract 5.1)
-                local = local.replace(tzinfo=zone)
+            local = self.moment(record.contacted_at)
             # Converted once: comparisons between UTC times skip the zone lookups mixed ones make.
             moment = local.astimezone(UTC)
             window = windows.get(record.case_ref)

@@ -40,4 +40,5 @@ clean:
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=collections-portal --version=0.1.0 -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations
+	test ! -f portal/translations/incoming/fill.py || $(BIN)/python portal/translations/incoming/fill.py
 	$(BIN)/pybabel compile -d portal/translations --statistics

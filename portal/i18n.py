@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, g, request, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -14,6 +14,8 @@ LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 
 
 def select_locale() -> str:
+    if request.blueprint == "api":
+        return api_locale()
     if current_user.is_authenticated and current_user.locale in SUPPORTED_LOCALES:
         return current_user.locale
     if session.get("locale") in SUPPORTED_LOCALES:
@@ -21,6 +23,18 @@ def select_locale() -> str:
     if current_user.is_authenticated and current_user.is_agency_user:
         return "zh_CN"
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
+    return "en" if best == "en" else "zh_CN"
+
+
+def api_locale() -> str:
+    """An API caller's language: the token user's saved locale, else ``Accept-Language``, else English.
+
+    Programs that send no preference get English, the language of the contract's codes.
+    """
+    user = g.get("api_user")
+    if user is not None and user.locale in SUPPORTED_LOCALES:
+        return user.locale
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"], default="en")
     return "en" if best == "en" else "zh_CN"
 
 

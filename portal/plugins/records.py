@@ -169,7 +169,8 @@ class AdapterFormat:
     """One file format an adapter reads (and maybe writes).
 
     ``key`` is unique across all installed adapters and matches ``[a-z][a-z0-9_]{1,63}``;
-    ``extensions`` are lower-case with the dot (``".csv"``).
+    ``extensions`` are lower-case with the dot (``".csv"``). ``label`` is English; ``labels`` gives
+    it in other languages as ``(locale, label)`` pairs (``(("zh_CN", "标准 CSV（UTF-8）"),)``).
     """
 
     key: str
@@ -179,6 +180,15 @@ class AdapterFormat:
     version: str = "1"
     can_export: bool = False
     description: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_for(self, locale: str) -> str:
+        """The label in ``locale`` (``zh_CN``, ``zh``, ``en``), else the English one."""
+        wanted = str(locale)
+        for candidate, text in self.labels:
+            if candidate == wanted or candidate.split("_")[0] == wanted.split("_")[0]:
+                return text
+        return self.label
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,6 +181,9 @@ class AdapterFormat:
     can_export: bool = False
     description: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    # A partner's private format (a mapping file made for one agency) names that agency's code;
+    # None offers the format to every agency.
+    agency: str | None = None
 
     def label_for(self, locale: str) -> str:
         """The label in ``locale`` (``zh_CN``, ``zh``, ``en``), else the English one."""

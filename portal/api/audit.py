@@ -1,13 +1,17 @@
-"""``/api/v1/audit``: events, verification, signed checkpoints and RFC 9162 proofs (compliance and admin)."""
+"""``/api/v1/audit``: events, verification, signed checkpoints and RFC 9162 proofs (compliance and admin),
+and the checkpoint signing key, which every API user may fetch to pin."""
 
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, request
+from sqlalchemy import func, select
 
 from portal.api import bp, require_roles
 from portal.audit import integrity, trail
-from portal.audit.checkpoints import checkpoint_of_size, latest_checkpoint, tree_size
+from portal.audit.checkpoints import checkpoint_of_size, latest_checkpoint, signing_key, tree_size
+from portal.audit.models import AuditCheckpoint
 from portal.audit.services import record_event
+from portal.audit.signing import key_id, public_key_b64
 from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PortalError, ValidationError
 from portal.extensions import db
@@ -84,6 +88,32 @@ def audit_checkpoint():
     if checkpoint is None:
         raise NotFoundError("no checkpoint of that size has been signed")
     return jsonify(checkpoint.as_checkpoint())
+
+
+@bp.get("/audit/public-key")
+def audit_public_key():
+    """The key that signs checkpoints now, for every role: agencies pin it to verify their upload receipts.
+
+    A public key is no secret, and an agency that could only read it from a receipt could not tell a
+    forged receipt from a real one. After a key change, ``previous_keys`` lists the keys that signed
+    stored checkpoints before (most recently used first), so that receipts saved earlier still verify.
+    """
+    public_key = signing_key().public_key()
+    current = key_id(public_key)
+    previous = db.session.execute(
+        select(AuditCheckpoint.key_id, AuditCheckpoint.public_key)
+        .where(AuditCheckpoint.key_id != current)
+        .group_by(AuditCheckpoint.key_id, AuditCheckpoint.public_key)
+        .order_by(func.max(AuditCheckpoint.tree_size).desc())
+    ).all()
+    return jsonify(
+        {
+            "key_id": current,
+            "public_key": public_key_b64(public_key),
+            "algorithm": "Ed25519",
+            "previous_keys": [{"key_id": kid, "public_key": key, "algorithm": "Ed25519"} for kid, key in previous],
+        }
+    )
 
 
 @bp.get("/audit/proof/inclusion")

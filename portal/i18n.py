@@ -9,6 +9,8 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
+from portal.labels import label, vocabularies
+
 SUPPORTED_LOCALES = ("zh_CN", "en")
 LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 
@@ -71,6 +73,8 @@ def init_i18n(app: Flask) -> None:
     app.add_template_filter(number, "number")
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")
+    app.extensions["portal.vocabularies"] = vocabularies()
+    app.jinja_env.globals["label"] = label
     app.jinja_env.globals["LOCALE_NAMES"] = LOCALE_NAMES
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["role_label"] = role_label
@@ -83,70 +87,25 @@ def init_i18n(app: Flask) -> None:
 
 
 def role_label(role: str) -> str:
-    from flask_babel import gettext as _
-
-    labels = {
-        "agency_agent": _("Agency agent"),
-        "agency_admin": _("Agency administrator"),
-        "lender_ops": _("Lender operations"),
-        "compliance": _("Compliance officer"),
-        "admin": _("System administrator"),
-    }
-    return labels.get(str(role), str(role))
+    return label("role", role)
 
 
 def party_label(party: str) -> str:
-    from flask_babel import gettext as _
-
-    labels = {
-        "debtor": _("debtor"),
-        "spouse": _("spouse"),
-        "parent": _("parent"),
-        "relative": _("relative"),
-        "colleague": _("colleague"),
-        "friend": _("friend"),
-        "emergency_contact": _("emergency contact"),
-        "third_party": _("third party"),
-        "unknown": _("unknown"),
-    }
-    return labels.get(party, party)
+    return label("party", party)
 
 
 def product_label(product: str) -> str:
     """Known loan products get a translated name; others show the lender's own code."""
-    from flask_babel import gettext as _
-
-    labels = {
-        "personal_loan": _("personal loan"),
-        "auto_loan": _("auto loan"),
-        "card_instalment": _("card instalment"),
-        "consumer_durable": _("consumer durables loan"),
-    }
-    return labels.get(product, product)
+    return label("product", product)
 
 
 def channel_label(channel: str) -> str:
-    from flask_babel import gettext as _
-
-    labels = {
-        "call": _("call"),
-        "sms": _("SMS"),
-        "visit": _("visit"),
-        "email": _("e-mail"),
-        "letter": _("letter"),
-        "im": _("instant message"),
-    }
-    return labels.get(channel, channel)
+    return label("channel", channel)
 
 
 def end_reason_label(reason: str | None) -> str:
-    from flask_babel import gettext as _
-
-    labels = {"recalled": _("recalled"), "expired": _("expired"), "settled": _("settled"), "closed": _("closed")}
-    return labels.get(reason or "", reason or "")
+    return label("end_reason", reason)
 
 
 def kind_label(kind: str) -> str:
-    from flask_babel import gettext as _
-
-    return {"contacts": _("contact records"), "settlements": _("settlements")}.get(kind, kind)
+    return label("kind", kind)

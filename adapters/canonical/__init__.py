@@ -37,9 +37,9 @@ from portal.plugins.records import CONTACT_FIELDS, FIELDS_BY_KIND, SETTLEMENT_FI
 from portal.plugins.tabular import (
     ZIP_MAGIC,
     guarded,
-    iter_csv_rows,
+    iter_numbered_csv_rows,
+    iter_numbered_xlsx_rows,
     iter_table,
-    iter_xlsx_rows,
     match_header,
     sample_rows,
     xlsx_sample_rows,
@@ -92,14 +92,14 @@ def adapter_sniff(sample: bytes, filename: str | None) -> list[Sniff] | None:
 def adapter_parse(format_key: str, stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIssue] | None:
     limits = context.limits
     if format_key == CSV:
-        rows: Iterable[list] = iter_csv_rows(stream, limits=limits, encoding="utf-8")
+        rows: Iterable[tuple[int, list]] = iter_numbered_csv_rows(stream, limits=limits, encoding="utf-8")
     elif format_key == XLSX:
-        rows = iter_xlsx_rows(stream, limits=limits)
+        rows = iter_numbered_xlsx_rows(stream, limits=limits)
     elif format_key == JSONL:
         return guarded(jsonl.parse(stream, context))
     else:
         return None
-    return guarded(iter_table(rows, kind=context.kind, aliases=ALIASES))
+    return guarded(iter_table(rows, kind=context.kind, aliases=ALIASES, numbered=True))
 
 
 @hookimpl

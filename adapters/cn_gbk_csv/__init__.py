@@ -39,7 +39,7 @@ from portal.plugins import (
     hookimpl,
     neutralise_formula,
 )
-from portal.plugins.tabular import guarded, iter_csv_rows, iter_table, match_header, sample_rows
+from portal.plugins.tabular import guarded, iter_numbered_csv_rows, iter_table, match_header, sample_rows
 
 VERSION = "1.0"
 KEY = "cn_gbk_csv"
@@ -152,8 +152,8 @@ def adapter_sniff(sample: bytes) -> list[Sniff] | None:
 def adapter_parse(format_key: str, stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIssue] | None:
     if format_key != KEY:
         return None
-    rows = iter_csv_rows(stream, limits=context.limits, encoding="auto")
-    return guarded(iter_table(rows, kind=context.kind, aliases=ALIASES, dialect=DIALECT))
+    rows = iter_numbered_csv_rows(stream, limits=context.limits, encoding="auto")
+    return guarded(iter_table(rows, kind=context.kind, aliases=ALIASES, dialect=DIALECT, numbered=True))
 
 
 def _to_partner(name: str, value: object, text: str) -> str:

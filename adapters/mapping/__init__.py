@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from portal.plugins import (
+    N_,
     AdapterFormat,
     AdapterSettings,
     ParseContext,
@@ -37,9 +38,9 @@ from portal.plugins.fields import datetime_to_excel_serial
 from portal.plugins.tabular import (
     ZIP_MAGIC,
     guarded,
-    iter_csv_rows,
+    iter_numbered_csv_rows,
+    iter_numbered_xlsx_rows,
     iter_table,
-    iter_xlsx_rows,
     match_header,
     sample_rows,
     xlsx_sample_rows,
@@ -110,12 +111,22 @@ def adapter_parse(format_key: str, stream: BinaryIO, context: ParseContext) -> I
 def _parse(mapping: PartnerMapping, stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIssue]:
     if context.kind != mapping.kind:
         # Said up front: the header check below would only list "missing" columns.
-        yield RowIssue(0, "kind", "invalid_value", f"format {mapping.key} reads {mapping.kind}, not {context.kind}")
+        yield RowIssue.of(
+            0,
+            "kind",
+            "invalid_value",
+            N_("format %(format)s reads %(kind)s, not %(wanted)s"),
+            format=mapping.key,
+            kind=mapping.kind,
+            wanted=context.kind,
+        )
         return
     if mapping.file_type == "xlsx":
-        rows: Iterable[list] = iter_xlsx_rows(stream, limits=context.limits, sheet=mapping.sheet)
+        rows: Iterable[tuple[int, list]] = iter_numbered_xlsx_rows(stream, limits=context.limits, sheet=mapping.sheet)
     else:
-        rows = iter_csv_rows(stream, limits=context.limits, encoding=mapping.encoding, delimiter=mapping.delimiter)
+        rows = iter_numbered_csv_rows(
+            stream, limits=context.limits, encoding=mapping.encoding, delimiter=mapping.delimiter
+        )
     yield from iter_table(
         rows,
         kind=mapping.kind,
@@ -123,6 +134,7 @@ def _parse(mapping: PartnerMapping, stream: BinaryIO, context: ParseContext) -> 
         dialect=mapping.dialect,
         title_rows=mapping.title_rows,
         defaults=mapping.defaults,
+        numbered=True,
     )
 
 

@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from portal.plugins.records import (
     CHANNELS,
     METHODS,
+    N_,
+    NO_COLUMNS,
     OUTCOMES,
     PARTIES,
     SETTLEMENT_TYPES,
@@ -94,24 +96,38 @@ def _clean(value: RawValue) -> RawValue:
 
 
 class _Row:
-    """Collects every problem of one row, so the partner sees them all at once."""
+    """Collects every problem of one row, so the partner sees them all at once.
 
-    def __init__(self, raw: Mapping[str, RawValue], row: int, dialect: Dialect) -> None:
+    Messages name the file's own column (``columns``, else the canonical field) and are
+    templates marked with N_, so that the host can show them in the user's language.
+    """
+
+    def __init__(
+        self,
+        raw: Mapping[str, RawValue],
+        row: int,
+        dialect: Dialect,
+        line: int | None = None,
+        columns: Mapping[str, str] = NO_COLUMNS,
+    ) -> None:
         self.raw = raw
         self.row = row
         self.dialect = dialect
+        self.line = line
+        self.columns = columns
         self.issues: list[RowIssue] = []
 
     def get(self, name: str) -> RawValue:
         return _clean(self.raw.get(name))
 
-    def fail(self, name: str, code: str, message: str) -> None:
-        self.issues.append(RowIssue(self.row, name, code, message))
+    def fail(self, name: str, code: str, template: str, **params: str | int) -> None:
+        column = self.columns.get(name, "")
+        self.issues.append(RowIssue.of(self.row, name, code, template, column=column, line=self.line, **params))
 
     def require(self, name: str) -> RawValue:
         value = self.get(name)
         if value is None:
-            self.fail(name, "missing_field", f"{name} is required")
+            self.fail(name, "missing_field", N_("%(column)s is required"))
         return value
 
     def text(self, name: str, *, required: bool = False, max_len: int = MAX_REF) -> str | None:
@@ -122,10 +138,16 @@ class _Row:
             value = int(value)
         text = str(value) if name == "notes" else unicodedata.normalize("NFKC", str(value))
         if "\x00" in text:  # no database stores it in text; it is never part of a real value
-            self.fail(name, "invalid_value", f"{name} contains a NUL character")
+            self.fail(name, "invalid_value", N_("%(column)s contains a NUL character"))
             return None
         if len(text) > max_len:
-            self.fail(name, "invalid_value", f"{name} is {len(text)} characters long; at most {max_len} allowed")
+            self.fail(
+                name,
+                "invalid_value",
+                N_("%(column)s is %(length)s characters long; at most %(limit)s allowed"),
+                length=len(text),
+                limit=max_len,
+            )
             return None
         return text
 
@@ -136,7 +158,13 @@ class _Row:
         word = self.dialect.lookup(name, str(value))
         if word not in allowed:
             words = list(self.dialect.vocabularies.get(name, {})) or list(allowed)
-            self.fail(name, "invalid_value", f"{name} {_show(value)} is not one of: {', '.join(words)}")
+            self.fail(
+                name,
+                "invalid_value",
+                N_("%(column)s %(value)s is not one of: %(allowed)s"),
+                value=_show(value),
+                allowed=", ".join(words),
+            )
             return None
         return word
 
@@ -149,7 +177,9 @@ class _Row:
             self.fail(
                 name,
                 "invalid_date",
-                f"{name} {_show(value)} is not a date and time (expected e.g. 2026-11-28 14:05:00)",
+                N_("%(column)s %(value)s is not a date and time (expected e.g. %(example)s)"),
+                value=_show(value),
+                example="2026-11-28 14:05:00",
             )
         return result
 
@@ -159,7 +189,13 @@ class _Row:
             return None
         result = parse_date(value, self.dialect)
         if result is None:
-            self.fail(name, "invalid_date", f"{name} {_show(value)} is not a date (expected e.g. 2026-11-28)")
+            self.fail(
+                name,
+                "invalid_date",
+                N_("%(column)s %(value)s is not a date (expected e.g. %(example)s)"),
+                value=_show(value),
+                example="2026-11-28",
+            )
         return result
 
     def money(self, name: str, *, required: bool = False) -> Decimal | None:
@@ -168,13 +204,19 @@ class _Row:
             return None
         amount = parse_amount(value, self.dialect)
         if amount is None:
-            self.fail(name, "invalid_amount", f"{name} {_show(value)} is not an amount (expected e.g. 1234.50)")
+            self.fail(
+                name,
+                "invalid_amount",
+                N_("%(column)s %(value)s is not an amount (expected e.g. %(example)s)"),
+                value=_show(value),
+                example="1234.50",
+            )
         elif amount != amount.quantize(_CENTS):
-            self.fail(name, "invalid_amount", f"{name} {_show(value)} has more than 2 decimals")
+            self.fail(name, "invalid_amount", N_("%(column)s %(value)s has more than 2 decimals"), value=_show(value))
         elif amount <= 0:
-            self.fail(name, "invalid_amount", f"{name} {_show(value)} must be greater than 0")
+            self.fail(name, "invalid_amount", N_("%(column)s %(value)s must be greater than 0"), value=_show(value))
         elif amount > MAX_AMOUNT:
-            self.fail(name, "invalid_amount", f"{name} {_show(value)} is too large")
+            self.fail(name, "invalid_amount", N_("%(column)s %(value)s is too large"), value=_show(value))
         else:
             return amount.quantize(_CENTS)
         return None
@@ -195,7 +237,12 @@ class _Row:
         elif isinstance(value, str) and re.fullmatch(r"\+?\d{1,9}", unicodedata.normalize("NFKC", value)):
             number = int(unicodedata.normalize("NFKC", value))
         if number is None or number < 0:
-            self.fail(name, "invalid_value", f"{name} {_show(value)} is not a whole number of seconds ≥ 0")
+            self.fail(
+                name,
+                "invalid_value",
+                N_("%(column)s %(value)s is not a whole number of seconds ≥ 0"),
+                value=_show(value),
+            )
             return None
         return number
 
@@ -210,7 +257,7 @@ class _Row:
             return True
         if word in _FALSE or word in {normalise_word(w) for w in self.dialect.false_words}:
             return False
-        self.fail(name, "invalid_value", f"{name} {_show(value)} is not true or false")
+        self.fail(name, "invalid_value", N_("%(column)s %(value)s is not true or false"), value=_show(value))
         return None
 
     def phone(self, name: str, *, required: bool) -> str | None:
@@ -222,7 +269,9 @@ class _Row:
             self.fail(
                 name,
                 "invalid_phone",
-                f"{name} {_show(value)} is not a valid number (a CN mobile number or E.164 such as +14155550123)",
+                N_("%(column)s %(value)s is not a valid number (a CN mobile number or E.164 such as %(example)s)"),
+                value=_show(value),
+                example="+14155550123",
             )
         return number
 
@@ -359,14 +408,20 @@ def parse_date(value: RawValue, dialect: Dialect = CANONICAL_DIALECT) -> date | 
 
 
 def build_contact(
-    raw: Mapping[str, RawValue], row: int, dialect: Dialect = CANONICAL_DIALECT
+    raw: Mapping[str, RawValue],
+    row: int,
+    dialect: Dialect = CANONICAL_DIALECT,
+    *,
+    line: int | None = None,
+    columns: Mapping[str, str] = NO_COLUMNS,
 ) -> ContactRecord | list[RowIssue]:
     """Validate one contact row given as {canonical field: raw value} (contract 5.1).
 
     Checks shape only: presence, enums, dates, amounts, phone numbers and the promise
     rules. The host checks what needs the clock or the database (future dates, the case).
+    ``line`` and ``columns`` (field -> the file's header) let issues name what the user sees.
     """
-    r = _Row(raw, row, dialect)
+    r = _Row(raw, row, dialect, line, columns)
     case_ref = r.text("case_ref", required=True)
     contacted_at = r.moment("contacted_at")
     channel = r.choice("channel", CHANNELS)
@@ -377,16 +432,18 @@ def build_contact(
     duration_s = r.count("duration_s")
     promised = outcome == "promise_to_pay"
     if promised and r.get("promise_amount") is None:
-        r.fail("promise_amount", "missing_field", "promise_amount is required when outcome is promise_to_pay")
+        r.fail("promise_amount", "missing_field", N_("%(column)s is required when outcome is promise_to_pay"))
     promise_amount = r.money("promise_amount")
     promise_date = r.day("promise_date")
     if promised and promise_date is None and r.get("promise_date") is None:
-        r.fail("promise_date", "missing_field", "promise_date is required when outcome is promise_to_pay")
+        r.fail("promise_date", "missing_field", N_("%(column)s is required when outcome is promise_to_pay"))
     if promise_date and contacted_at and promise_date < contacted_at.date():
         r.fail(
             "promise_date",
             "invalid_date",
-            f"promise_date {promise_date.isoformat()} is before the contact ({contacted_at.date().isoformat()})",
+            N_("%(column)s %(value)s is before the contact (%(contact_date)s)"),
+            value=promise_date.isoformat(),
+            contact_date=contacted_at.date().isoformat(),
         )
     collector_id = r.text("collector_id", required=True)
     recording_ref = r.text("recording_ref", max_len=MAX_LONG_REF)
@@ -412,13 +469,19 @@ def build_contact(
 
 
 def build_settlement(
-    raw: Mapping[str, RawValue], row: int, dialect: Dialect = CANONICAL_DIALECT
+    raw: Mapping[str, RawValue],
+    row: int,
+    dialect: Dialect = CANONICAL_DIALECT,
+    *,
+    line: int | None = None,
+    columns: Mapping[str, str] = NO_COLUMNS,
 ) -> SettlementRecord | list[RowIssue]:
     """Validate one settlement row given as {canonical field: raw value} (contract 5.2).
 
-    The host checks balances, payment_ref uniqueness and future dates.
+    The host checks balances, payment_ref uniqueness and future dates. ``line`` and
+    ``columns`` as for build_contact.
     """
-    r = _Row(raw, row, dialect)
+    r = _Row(raw, row, dialect, line, columns)
     case_ref = r.text("case_ref", required=True)
     paid_at = r.moment("paid_at")
     amount = r.money("amount", required=True)
@@ -432,14 +495,16 @@ def build_settlement(
         waiver_raw = None
     if kind == "settlement":
         if waiver_raw is None:
-            r.fail("waiver_amount", "missing_field", "waiver_amount is required when type is settlement")
+            r.fail("waiver_amount", "missing_field", N_("%(column)s is required when type is settlement"))
         else:
             waiver = r.money("waiver_amount")
     elif waiver_raw is not None and kind is not None:
         r.fail(
             "waiver_amount",
             "invalid_value",
-            f"waiver_amount {_show(waiver_raw)} is only allowed when type is settlement, not {kind}",
+            N_("%(column)s %(value)s is only allowed when type is settlement, not %(type)s"),
+            value=_show(waiver_raw),
+            type=kind,
         )
     notes = r.text("notes", max_len=MAX_NOTES)
     if r.issues:
@@ -458,23 +523,39 @@ def build_settlement(
 
 
 def build_record(
-    kind: str, raw: Mapping[str, RawValue], row: int, dialect: Dialect = CANONICAL_DIALECT
+    kind: str,
+    raw: Mapping[str, RawValue],
+    row: int,
+    dialect: Dialect = CANONICAL_DIALECT,
+    *,
+    line: int | None = None,
+    columns: Mapping[str, str] = NO_COLUMNS,
 ) -> Record | list[RowIssue]:
     """build_contact or build_settlement, by kind."""
     if kind == "contacts":
-        return build_contact(raw, row, dialect)
-    return build_settlement(raw, row, dialect)
+        return build_contact(raw, row, dialect, line=line, columns=columns)
+    return build_settlement(raw, row, dialect, line=line, columns=columns)
 
 
 def build_row(
-    kind: str, raw: Mapping[str, RawValue], row: int, dialect: Dialect = CANONICAL_DIALECT
+    kind: str,
+    raw: Mapping[str, RawValue],
+    row: int,
+    dialect: Dialect = CANONICAL_DIALECT,
+    *,
+    line: int | None = None,
+    columns: Mapping[str, str] = NO_COLUMNS,
 ) -> Iterator[ParsedRow | RowIssue]:
-    """What an adapter yields for one data row: a ParsedRow, or every issue of the row."""
-    result = build_record(kind, raw, row, dialect)
+    """What an adapter yields for one data row: a ParsedRow, or every issue of the row.
+
+    ``line``: where the row starts in the file (line, or sheet row); ``columns``: {field:
+    the file's own header}. Both travel on the issues and on the ParsedRow.
+    """
+    result = build_record(kind, raw, row, dialect, line=line, columns=columns)
     if isinstance(result, list):
         yield from result
     else:
-        yield ParsedRow(row, result)
+        yield ParsedRow(row, result, line, columns)
 
 
 def canonical_text(record: Record) -> dict[str, str]:

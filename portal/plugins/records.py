@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Literal
 
 Kind = Literal["contacts", "settlements"]
@@ -138,30 +140,98 @@ class SettlementRecord:
 Record = ContactRecord | SettlementRecord
 
 
+def N_(template: str) -> str:
+    """Mark a row message template for translation; returns it unchanged.
+
+    Adapters never translate (they cannot import Flask): the host does, when it shows
+    the issue. ``make translations`` extracts the strings given to ``N_`` in
+    ``portal/plugins`` and ``adapters`` (see babel.cfg), so write the template as a
+    literal: ``RowIssue.of(row, "amount", "invalid_amount", N_("%(column)s %(value)s is
+    not an amount"), value=...)``.
+    """
+    return template
+
+
+RowParams = Mapping[str, str | int]
+NO_PARAMS: RowParams = MappingProxyType({})
+NO_COLUMNS: Mapping[str, str] = MappingProxyType({})
+
+
+def _no_params() -> RowParams:
+    return NO_PARAMS
+
+
+def _no_columns() -> Mapping[str, str]:
+    return NO_COLUMNS
+
+
 @dataclass(frozen=True, slots=True)
 class RowIssue:
     """A rejected row (or, at row 0, a rejected file); ``code`` is one of ISSUE_CODES.
 
     Any issue at row 0 means the whole file is rejected, even when records were
     yielded before it (a trailer mismatch or a decoding error late in the file).
+
+    ``row`` is the data row (contract 4.4) and ``field`` the canonical field; what the
+    user sees in their own program is ``column`` (the file's header for that field, as
+    written, or the layout's name and byte positions for fixed-width files; "" when the
+    field has no column) and ``line`` (the 1-based line of a text file or sheet row of a
+    workbook where the row starts, blank rows counted; None when unknown).
+    ``message`` is English; ``template % params`` renders the same text, and the host
+    translates ``template`` (a msgid marked with ``N_``) before filling in ``params``.
+    An issue without a template is shown as ``message`` in every language.
     """
 
     row: int
     field: str
     code: str
     message: str
+    column: str = ""
+    line: int | None = None
+    template: str = ""
+    params: RowParams = field(default_factory=_no_params, hash=False)
 
     def __post_init__(self) -> None:
         if self.code not in ISSUE_CODES:
             raise ValueError(f"unknown row issue code {self.code!r}")
 
+    @classmethod
+    def of(
+        cls,
+        row: int,
+        field_name: str,
+        code: str,
+        template: str,
+        *,
+        column: str = "",
+        line: int | None = None,
+        **params: str | int,
+    ) -> RowIssue:
+        """An issue whose English ``message`` is ``template % params`` (params as text or whole numbers).
+
+        ``%(column)s`` in a template is the file's column, else the field's name.
+        """
+        values: dict[str, str | int] = {"column": column or field_name, **params}
+        return cls(row, field_name, code, template % values, column, line, template, values)
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedRow:
-    """A valid record and its 1-based data row number (header and blank rows not counted)."""
+    """A valid record and its 1-based data row number (header and blank rows not counted).
+
+    ``line`` is where the row starts in the file as its user sees it (see RowIssue) and
+    ``columns`` maps canonical fields to the file's own column headers, so that checks the
+    host makes later (the case, the balance) name what the user sent.
+    """
 
     row: int
     record: Record
+    line: int | None = None
+    columns: Mapping[str, str] = field(default_factory=_no_columns, hash=False)
+
+    def column(self, field_name: str) -> str:
+        """The file's header for ``field_name``, or "" when the file has no column for it."""
+        return self.columns.get(field_name, "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,16 @@ from typing import BinaryIO
 
 from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, build_row, normalise_word
 from portal.plugins.plan import TablePlan
-from portal.plugins.records import FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND, ParsedRow, ParseLimits, RowIssue
+from portal.plugins.records import (
+    FIELDS_BY_KIND,
+    KINDS,
+    N_,
+    NO_PARAMS,
+    REQUIRED_BY_KIND,
+    ParsedRow,
+    ParseLimits,
+    RowIssue,
+)
 
 CHUNK = 64 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
@@ -26,14 +35,23 @@ _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 Cell = RawValue
 Item = ParsedRow | RowIssue
 Sniffed = tuple[float, str | None]
+# A row of cells and the 1-based line (or sheet row) where it starts.
+NumberedRow = tuple[int, list[Cell]]
 
 
 class FileProblem(Exception):
-    """A problem with the whole file; ``guarded`` turns it into one row-0 RowIssue."""
+    """A problem with the whole file; ``guarded`` turns it into one row-0 RowIssue.
 
-    def __init__(self, message: str, code: str = "unreadable_file", field: str = "") -> None:
+    ``text`` is English, marked with N_ so the host can translate it; with ``params`` it
+    is a template and the message is ``text % params``.
+    """
+
+    def __init__(self, text: str, code: str = "unreadable_file", field: str = "", **params: str | int) -> None:
+        message = text % params if params else text
         super().__init__(message)
         self.message = message
+        self.template = text
+        self.params = params or NO_PARAMS
         self.code = code
         self.field = field
 
@@ -43,7 +61,9 @@ def guarded(items: Iterable[Item]) -> Iterator[Item]:
     try:
         yield from items
     except FileProblem as problem:
-        yield RowIssue(0, problem.field, problem.code, problem.message)
+        yield RowIssue(
+            0, problem.field, problem.code, problem.message, template=problem.template, params=problem.params
+        )
 
 
 def iter_lines(stream: BinaryIO, *, max_line_bytes: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
@@ -206,17 +226,36 @@ def iter_csv_rows(
     stream: BinaryIO, *, limits: ParseLimits, encoding: str = "utf-8", delimiter: str = ","
 ) -> Iterator[list[str]]:
     """CSV rows of a byte stream, decoded as ``decode_lines`` does, within ``limits``."""
+    for _, cells in iter_numbered_csv_rows(stream, limits=limits, encoding=encoding, delimiter=delimiter):
+        yield cells
+
+
+def iter_numbered_csv_rows(
+    stream: BinaryIO, *, limits: ParseLimits, encoding: str = "utf-8", delimiter: str = ","
+) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) for each CSV row: the 1-based line the row starts on, as a text editor counts.
+
+    A quoted cell may span lines; the next row starts after the last line the reader took.
+    """
     batches = _line_batches(stream, max_line_bytes=limits.max_line_bytes, encoding=encoding)
     reader = csv.reader(itertools.chain.from_iterable(batches), delimiter=delimiter, strict=False)
+    max_columns = limits.max_columns
+    start = 1
     try:
         for cells in reader:
-            if len(cells) > limits.max_columns:
+            if len(cells) > max_columns:
                 raise FileProblem(
-                    f"row at line {reader.line_num} has {len(cells)} columns; the limit is {limits.max_columns}"
+                    N_("row at line %(line)s has %(count)s columns; the limit is %(limit)s"),
+                    line=reader.line_num,
+                    count=len(cells),
+                    limit=max_columns,
                 )
-            yield cells
+            yield start, cells
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise FileProblem(f"not a readable CSV file near line {reader.line_num}: {exc}") from None
+        raise FileProblem(
+            N_("not a readable CSV file near line %(line)s: %(reason)s"), line=reader.line_num, reason=str(exc)
+        ) from None
 
 
 def sample_text(sample: bytes, encoding: str = "auto") -> str | None:
@@ -281,6 +320,14 @@ def _cell(value: object) -> Cell:
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value  # type: ignore[return-value]
+
+
+def iter_numbered_xlsx_rows(
+    stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 0
+) -> Iterator[tuple[int, list[Cell]]]:
+    """(sheet row, cells) for each row of one sheet, numbered as Excel shows them (from 1)."""
+    # calamine's iter_rows starts at the sheet's row 1, empty leading rows included.
+    return enumerate(iter_xlsx_rows(stream, limits=limits, sheet=sheet), start=1)
 
 
 def iter_xlsx_rows(stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 0) -> Iterator[list[Cell]]:
@@ -380,7 +427,7 @@ def resolve_header(
 
 
 def iter_table(
-    rows: Iterable[list[Cell]],
+    rows: Iterable[list[Cell]] | Iterable[NumberedRow],
     *,
     kind: str,
     aliases: Mapping[str, str],
@@ -388,6 +435,7 @@ def iter_table(
     title_rows: int = 0,
     defaults: Mapping[str, str] | None = None,
     translate: Callable[[dict[str, Cell]], dict[str, Cell]] | None = None,
+    numbered: bool = False,
 ) -> Iterator[Item]:
     """Header row, then one ParsedRow or the RowIssues of each non-blank data row.
 
@@ -395,17 +443,27 @@ def iter_table(
     ignored. ``title_rows`` physical rows are skipped, then blank rows, before the
     header. A header-only file yields nothing (an empty upload is not an error); a
     file with no header at all is a FileProblem.
+
+    ``numbered``: ``rows`` are (line, cells) pairs, as iter_numbered_csv_rows and
+    iter_numbered_xlsx_rows give them; otherwise a row's line is its position in
+    ``rows`` (exact unless a quoted CSV cell spans lines). Every ParsedRow and RowIssue
+    carries that line and the file's own header text for each field.
     """
-    iterator = iter(rows)
+    iterator: Iterator[NumberedRow] = iter(rows) if numbered else enumerate(rows, start=1)  # type: ignore[arg-type]
     for _ in range(title_rows):
         if next(iterator, None) is None:
-            raise FileProblem(f"the file ends inside its {title_rows} title row(s), before the header")
-    header = next((cells for cells in iterator if not is_blank(cells)), None)
-    if header is None:
-        raise FileProblem("the file is empty: expected a header row")
+            raise FileProblem(
+                N_("the file ends inside its %(count)s title row(s), before the header"), count=title_rows
+            )
+    found = next((pair for pair in iterator if not is_blank(pair[1])), None)
+    if found is None:
+        raise FileProblem(N_("the file is empty: expected a header row"))
+    header = found[1]
     columns = resolve_header(header, aliases, kind, defaults or {})
     width = len(header)
     known = set(FIELDS_BY_KIND[kind])
+    # The header as the user wrote it, for messages: "催收时间", not contacted_at.
+    shown = {name: str(header[index]).strip().lstrip("\ufeff").strip() for name, index in columns.items()}
     # Most rows are built straight from their stripped cells by a plan made once per
     # file; a row the plan declines (an issue, an unusual value, the wrong width, a
     # non-text cell) goes through build_row as every row did before.
@@ -414,7 +472,7 @@ def iter_table(
     strip = str.strip
     texts = True  # every cell so far was text (always so in CSV; .xlsx rows have numbers and None)
     number = 0
-    for cells in iterator:
+    for line, cells in iterator:
         stripped: list[str] | None = None
         if texts:
             try:
@@ -431,11 +489,17 @@ def iter_table(
         if fast is not None and stripped is not None and len(cells) == width:
             record = fast(stripped)
             if record is not None:
-                yield ParsedRow(number, record)
+                yield ParsedRow(number, record, line, shown)
                 continue
         if len(cells) > width and not is_blank(cells[width:]):
-            yield RowIssue(
-                number, "", "invalid_value", f"row has {len(cells)} cells but the header has {width} columns"
+            yield RowIssue.of(
+                number,
+                "",
+                "invalid_value",
+                N_("row has %(cells)s cells but the header has %(width)s columns"),
+                line=line,
+                cells=len(cells),
+                width=width,
             )
             continue
         raw: dict[str, Cell] = {
@@ -446,7 +510,7 @@ def iter_table(
                 raw[name] = value
         if translate is not None:
             raw = translate(raw)
-        yield from build_row(kind, raw, number, dialect)
+        yield from build_row(kind, raw, number, dialect, line=line, columns=shown)
 
 
 def format_cell(value: object, *, datetime_format: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -199,11 +199,15 @@ def test_the_row_issue_lists_the_partners_words() -> None:
             ParseContext("contacts"),
         )
     )
-    assert items == [
-        RowIssue(
+    # The message names the partner's own column; line is the sheet row under the title rows.
+    assert [(i.row, i.field, i.code, i.message, i.column, i.line) for i in items] == [
+        (
             1,
             "channel",
             "invalid_value",
-            "channel 'Fax' is not one of: Outbound Call, Text Message, Field Visit, Email, Letter, WeChat",
+            "Contact Type 'Fax' is not one of: Outbound Call, Text Message, Field Visit, Email, Letter, WeChat",
+            "Contact Type",
+            4,
         )
     ]
+    assert all(isinstance(i, RowIssue) for i in items)

@@ -3,9 +3,7 @@
 This runs on agency machines: it needs the standard library and requests, never Flask or the
 app (``portal.plugins`` is imported only for its formula-neutralising helper). See docs/client.md.
 
-Exit codes: 0 success, 1 the API refused the request or the upload was rejected, 2 usage or
-configuration error (also: ambiguous format, pass --adapter), 3 server unreachable after retries,
-130 interrupted.
+Exit statuses: ``EXIT_STATUSES`` in ``portal.client.transport`` (and ``portal-client --help``).
 """
 
 from __future__ import annotations
@@ -21,13 +19,17 @@ from portal.client.commands import (
     cell,
     cmd_cases,
     cmd_errors,
+    cmd_me,
+    cmd_public_key,
     cmd_status,
     cmd_upload,
     cmd_verify_receipt,
 )
+from portal.client.times import TIMEZONE_ENV, override_zone
 from portal.client.transport import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_STATUSES,
     EXIT_USAGE,
     VERSION,
     Api,
@@ -61,12 +63,21 @@ def _common(parser: argparse.ArgumentParser, default: Any) -> None:
         help="first retry delay in seconds, doubling (PORTAL_CLIENT_BACKOFF; 0.5)",
     )
     parser.add_argument("--json", action="store_true", default=default, help="compact JSON on stdout")
+    parser.add_argument(
+        "--timezone",
+        default=default,
+        help=f"show times in this IANA timezone (env {TIMEZONE_ENV}; default: your portal account's)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    exit_statuses = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_STATUSES.items())
     parser = argparse.ArgumentParser(
-        prog="portal-client", description="Upload files to the collections portal and fetch results."
+        prog="portal-client",
+        description="Upload files to the collections portal and fetch results.",
+        epilog=f"exit statuses:\n{exit_statuses}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"portal-client {VERSION}")
     _common(parser, None)
@@ -85,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--wait", action="store_true", help="poll until the upload is completed or rejected")
     upload.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --wait (2)")
     upload.add_argument("--wait-timeout", type=float, default=0, help="give up waiting after this many seconds")
+    upload.add_argument(
+        "--fail-on-rejected",
+        action="store_true",
+        help="exit 4 when the upload completed but some rows were rejected (implies --wait)",
+    )
     upload.add_argument("--receipt-dir", help="save upload-<id>-receipt.json here when the server sends a receipt")
 
     status = command("status", cmd_status, "print an upload's summary")
@@ -104,7 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="the portal's published key (key id or base64); repeatable. Without it the receipt's own key is used",
     )
+    verify.add_argument(
+        "--trusted-key-file",
+        action="append",
+        default=[],
+        help="a key file saved by 'portal-client public-key -o FILE'; repeatable",
+    )
     verify.set_defaults(offline=True)
+
+    key = command(
+        "public-key", cmd_public_key, "print the key that signs the audit checkpoints, to pin for verify-receipt"
+    )
+    key.add_argument("-o", "--output", default="-", help="file to write, - for stdout (default)")
+
+    command("me", cmd_me, "print your account: e-mail, role, agency, timezone and language")
 
     cases = command("cases", cmd_cases, "download your cases as CSV, all pages")
     cases.add_argument("--status", help="only cases with this status")
@@ -152,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json, args.quiet = bool(args.json), bool(args.quiet)
     Progress.open_line = False
     try:
+        args.zone = override_zone(args.timezone)
         if getattr(args, "offline", False):
             return args.handler(None, args, out, err)
         with connect(args, err) as api:

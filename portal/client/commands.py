@@ -1,4 +1,4 @@
-"""portal-client's commands: upload, status, errors, cases."""
+"""portal-client's commands: upload, status, errors, cases, me, public-key, verify-receipt."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 import requests
 
+from portal.client.times import Clock, human_time, parse_instant
 from portal.client.transport import (
     CHUNK,
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_ROWS_REJECTED,
     EXIT_USAGE,
     Api,
     ClientError,
@@ -78,11 +81,18 @@ def binary_output(target: str, out: TextIO) -> Iterator[BinaryIO]:
     os.replace(part, path)
 
 
-def print_summary(summary: dict[str, Any], args: argparse.Namespace, out: TextIO) -> None:
+def clock_for(api: Api | None, args: argparse.Namespace, err: TextIO) -> Clock:
+    """``--timezone``/``PORTAL_CLIENT_TIMEZONE`` when given, else the portal's answer for this token."""
+    return Clock(args.zone, (lambda: api.get_json("/me")) if api is not None else None, err)
+
+
+def print_object(record: dict[str, Any], args: argparse.Namespace, out: TextIO, clock: Clock) -> None:
+    """``--json``: the API's object exactly, times in UTC for programs. Otherwise indented, with its
+    times on the agency's clock for people."""
     if args.json:
-        out.write(json.dumps(summary, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     else:
-        out.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(clock.human_fields(record), ensure_ascii=False, indent=2) + "\n")
 
 
 def describe_upload(summary: dict[str, Any]) -> str:
@@ -159,19 +169,47 @@ def cmd_upload(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> 
             f"portal-client: {path.name} is a duplicate of upload {summary['id']} "
             f"(status {summary.get('status')}); nothing was stored again\n"
         )
-    if args.wait:
+    if args.wait or args.fail_on_rejected:
         summary = wait_for(api, summary, args, err)
-    print_summary(summary, args, out)
+    print_object(summary, args, out, clock_for(api, args, err))
     save_receipt(summary, args.receipt_dir, err)
     err.write(f"portal-client: {describe_upload(summary)}\n")
+    fetch_errors = f"portal-client errors {summary['id']} -o errors.csv"
     if summary.get("status") == "rejected":
-        err.write(f"portal-client: every rejected row: portal-client errors {summary['id']} -o errors.csv\n")
+        err.write(f"portal-client: every rejected row: {fetch_errors}\n")
         return EXIT_FAILED
+    rejected_rows = int(summary.get("rows_rejected") or 0)
+    if summary.get("status") == "completed" and rejected_rows:
+        # Said even with --quiet: the accepted rows are stored, but the rejected ones need someone's attention.
+        err.write(
+            f"portal-client: warning: {rejected_rows} of {summary.get('rows_total') or 0} rows of upload "
+            f"{summary['id']} were rejected; every rejected row: {fetch_errors}\n"
+        )
+        if args.fail_on_rejected:
+            return EXIT_ROWS_REJECTED
     return EXIT_OK
 
 
 def cmd_status(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    print_summary(api.get_json(f"/uploads/{args.id}"), args, out)
+    print_object(api.get_json(f"/uploads/{args.id}"), args, out, clock_for(api, args, err))
+    return EXIT_OK
+
+
+def cmd_me(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    print_object(api.get_json("/me"), args, out, clock_for(api, args, err))
+    return EXIT_OK
+
+
+def cmd_public_key(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    key = api.get_json("/audit/public-key")
+    with binary_output(args.output, out) as sink:
+        text = json.dumps(key, ensure_ascii=False, **({"separators": (",", ":")} if args.json else {"indent": 2}))
+        sink.write((text + "\n").encode("utf-8"))
+    if args.output != "-":
+        err.write(
+            f"portal-client: audit key {key.get('key_id')} saved to {args.output}; confirm the key id with the "
+            f"lender, then: portal-client verify-receipt RECEIPT --trusted-key-file {args.output}\n"
+        )
     return EXIT_OK
 
 
@@ -194,6 +232,7 @@ def cmd_errors(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> 
 
 def cmd_cases(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     params = {"limit": PAGE_SIZE} | {k: v for k, v in (("status", args.status), ("bucket", args.bucket)) if v}
+    clock = clock_for(api, args, err)
     columns: list[str] | None = None
     count = 0
     with binary_output(args.output, out) as sink:
@@ -207,7 +246,7 @@ def cmd_cases(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
                 columns = list(CASE_COLUMNS) + [k for k in (items[0] if items else {}) if k not in CASE_COLUMNS]
                 writer.writerow(columns)
             for item in items:
-                writer.writerow([cell(item.get(column)) for column in columns])
+                writer.writerow([cell(local_iso(column, item.get(column), clock)) for column in columns])
             sink.write(text.getvalue().encode("utf-8"))
             count += len(items)
             cursor = page.get("next")
@@ -216,6 +255,12 @@ def cmd_cases(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     if args.output != "-":
         err.write(f"portal-client: {count} cases written to {args.output}\n")
     return EXIT_OK
+
+
+def local_iso(column: str, value: Any, clock: Clock) -> Any:
+    """A ``*_at`` time as ISO 8601 in the agency's timezone: still exact and machine-readable, and the
+    wall-clock time a spreadsheet shows is the one the agency lives by."""
+    return clock.iso(value) if column.endswith("_at") else value
 
 
 def cell(value: Any) -> str:
@@ -236,14 +281,32 @@ def cmd_verify_receipt(api: None, args: argparse.Namespace, out: TextIO, err: Te
         receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ClientError(None, f"cannot read the receipt {args.file}: {exc}", EXIT_USAGE) from exc
-    problem = receipt_problem(receipt, trusted_keys=args.trusted_key)
+    trusted = list(args.trusted_key) + [key for path in args.trusted_key_file for key in pinned_keys(path)]
+    problem = receipt_problem(receipt, trusted_keys=trusted)
     if problem:
         err.write(f"receipt NOT valid: {problem}\n")
         return EXIT_FAILED
     checkpoint = receipt["checkpoint"]
-    trust = "a trusted key" if args.trusted_key else "the key it names (pass --trusted-key to pin the portal's key)"
+    trust = "a trusted key" if trusted else "the key it names (pass --trusted-key-file to pin the portal's key)"
+    # Offline there is no portal to ask for the agency's timezone: UTC unless --timezone says otherwise.
+    signed_at = parse_instant(checkpoint["timestamp"])
+    when = human_time(signed_at, args.zone or UTC) if signed_at else checkpoint["timestamp"]
     out.write(
         f"receipt OK: audit event {receipt['seq']} is leaf {receipt['leaf_hash']} of the tree of size "
-        f"{checkpoint['tree_size']} signed at {checkpoint['timestamp']} by key {checkpoint['key_id']} ({trust})\n"
+        f"{checkpoint['tree_size']} signed at {when} by key {checkpoint['key_id']} ({trust})\n"
     )
-    return 0
+    return EXIT_OK
+
+
+def pinned_keys(path: str) -> list[str]:
+    """The public keys a file saved by ``portal-client public-key -o`` pins: the current one and earlier ones.
+
+    The full key, not its 64-bit id: the id only names a key, the key itself is what the signature checks."""
+    try:
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        keys = [saved, *(saved.get("previous_keys") or [])]
+        return [str(key["public_key"]) for key in keys]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise ClientError(
+            None, f"{path}: not a key file saved by portal-client public-key -o ({exc})", EXIT_USAGE
+        ) from exc

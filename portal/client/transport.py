@@ -13,7 +13,25 @@ from typing import Any, TextIO
 import requests
 
 VERSION = "0.1.0"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_ROWS_REJECTED = 4
+EXIT_AUTH = 5
+EXIT_INTERRUPTED = 130
+# The documented exit statuses (docs/client.md has the full table; a test keeps the two in step).
+# 0-3 meant the same before 4 and 5 existed, except that a refused token was 1.
+EXIT_STATUSES = {
+    EXIT_OK: "success; an upload completed with no rejected rows (or with some, without --fail-on-rejected)",
+    EXIT_FAILED: "the upload was rejected as a whole, the portal refused the request, or --wait-timeout ran out",
+    EXIT_USAGE: "usage or configuration error, or an ambiguous format (choose with --adapter)",
+    EXIT_UNREACHABLE: "the portal could not be reached, even after the retries",
+    EXIT_ROWS_REJECTED: "with --fail-on-rejected: the upload completed, but some of its rows were rejected",
+    EXIT_AUTH: "the token was refused (unauthorized) or its role may not do this (forbidden)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+AUTH_STATUSES = frozenset({401, 403})
 RETRY_STATUSES = frozenset({502, 503, 504})
 CHUNK = 64 * 1024
 CONNECT_TIMEOUT = 10.0
@@ -155,12 +173,16 @@ def describe(exc: Exception) -> str:
 
 
 def api_error(response: requests.Response) -> ClientError:
-    """The contract's ``{"error": {"code", "message"}}``, or the HTTP status when a proxy answered."""
+    """The contract's ``{"error": {"code", "message"}}``, or the HTTP status when a proxy answered.
+
+    A refused token or role gets its own exit status: an unattended job then tells "fix the token"
+    apart from "fix the file"."""
+    exit_code = EXIT_AUTH if response.status_code in AUTH_STATUSES else EXIT_FAILED
     try:
         error = response.json()["error"]
-        return ClientError(str(error["code"]), str(error["message"]))
+        return ClientError(str(error["code"]), str(error["message"]), exit_code)
     except (ValueError, KeyError, TypeError):
-        return ClientError(f"http_{response.status_code}", response.reason or "request failed")
+        return ClientError(f"http_{response.status_code}", response.reason or "request failed", exit_code)
 
 
 class Api:

@@ -109,12 +109,12 @@ def test_missing_url_is_a_usage_error(monkeypatch, capsys):
     assert code == 2 and "PORTAL_URL" in err
 
 
-def test_a_wrong_token_is_unauthorized(portal_env, capsys):
+def test_a_wrong_token_is_unauthorized_with_its_own_exit_status(portal_env, capsys):
     code, out, err = run(capsys, "status", "1", "--token", "not-a-token")
-    assert code == 1 and out == ""
+    assert code == 5 and out == ""
     assert err.startswith("error: unauthorized: ")
     code, _, err = run(capsys, "--token", "not-a-token", "upload", CONTACTS, "--kind", "contacts", "-q")
-    assert code == 1 and err.startswith("error: unauthorized: ")
+    assert code == 5 and err.startswith("error: unauthorized: ")
 
 
 def test_an_upload_of_another_agency_is_not_found(portal_env, mint, capsys):
@@ -162,7 +162,7 @@ def test_the_console_script_runs_as_a_subprocess(portal_env, tmp_path):
         timeout=60,
         check=False,
     )
-    assert status.returncode == 1 and status.stderr.startswith("error: unauthorized: ")
+    assert status.returncode == 5 and status.stderr.startswith("error: unauthorized: ")
     assert (
         "flask"
         not in subprocess.run(

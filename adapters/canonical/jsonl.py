@@ -9,11 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import BinaryIO
 
-from portal.plugins import ParseContext, ParsedRow, Record, RowIssue, build_row
-from portal.plugins.records import FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND
+from portal.plugins import N_, ParseContext, ParsedRow, Record, RowIssue, build_row
+from portal.plugins.records import CONTACT_FIELDS, FIELDS_BY_KIND, KINDS, REQUIRED_BY_KIND, SETTLEMENT_FIELDS
 from portal.plugins.tabular import FileProblem, decode_lines, iter_lines, sample_text
 
 _SCALARS = (str, int, Decimal, bool)
+_KEYS = {name: name for name in CONTACT_FIELDS + SETTLEMENT_FIELDS}
 
 
 def _load(line: str) -> object:
@@ -47,7 +48,7 @@ def parse(stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIs
     known = set(FIELDS_BY_KIND[kind])
     lines = decode_lines(iter_lines(stream, max_line_bytes=context.limits.max_line_bytes), "utf-8")
     number = 0
-    for line in lines:
+    for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         number += 1
@@ -55,32 +56,58 @@ def parse(stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIs
             obj = _load(line)
         except ValueError as exc:
             if number == 1:
-                raise FileProblem(f"the first line is not JSON, so this is not a JSON Lines file ({exc})") from None
-            yield RowIssue(number, "", "invalid_value", f"line is not valid JSON ({exc})")
+                raise FileProblem(
+                    N_("the first line is not JSON, so this is not a JSON Lines file (%(reason)s)"), reason=str(exc)
+                ) from None
+            yield RowIssue.of(
+                number,
+                "",
+                "invalid_value",
+                N_("line is not valid JSON (%(reason)s)"),
+                line=line_number,
+                reason=str(exc),
+            )
             continue
         if not isinstance(obj, dict):
             if number == 1:
-                raise FileProblem("the first line is not a JSON object, so this is not a JSON Lines file")
-            yield RowIssue(number, "", "invalid_value", "line is not a JSON object")
+                raise FileProblem(N_("the first line is not a JSON object, so this is not a JSON Lines file"))
+            yield RowIssue.of(number, "", "invalid_value", N_("line is not a JSON object"), line=line_number)
             continue
         if len(obj) > context.limits.max_columns:
-            raise FileProblem(f"line {number} has {len(obj)} keys; the limit is {context.limits.max_columns}")
+            raise FileProblem(
+                N_("line %(line)s has %(count)s keys; the limit is %(limit)s"),
+                line=line_number,
+                count=len(obj),
+                limit=context.limits.max_columns,
+            )
         if number == 1:
             missing = [name for name in REQUIRED_BY_KIND[kind] if name not in obj]
             if missing:
                 raise FileProblem(
-                    f"missing required field(s) for {kind}: {', '.join(missing)}", "missing_field", "header"
+                    N_("missing required field(s) for %(kind)s: %(fields)s"),
+                    "missing_field",
+                    "header",
+                    kind=kind,
+                    fields=", ".join(missing),
                 )
         bad = [
             key for key, value in obj.items() if key in known and value is not None and not isinstance(value, _SCALARS)
         ]
         if bad:
             for key in bad:
-                yield RowIssue(number, key, "invalid_value", f"{key} must be a string, number or boolean")
+                yield RowIssue.of(
+                    number,
+                    key,
+                    "invalid_value",
+                    N_("%(column)s must be a string, number or boolean"),
+                    column=key,
+                    line=line_number,
+                )
             continue
-        yield from build_row(kind, {key: obj.get(key) for key in known}, number)
+        # A JSON object's keys are its column headers: the canonical names themselves.
+        yield from build_row(kind, {key: obj.get(key) for key in known}, number, line=line_number, columns=_KEYS)
     if number == 0:
-        raise FileProblem("the file is empty")
+        raise FileProblem(N_("the file is empty"))
 
 
 def _json_value(value: object) -> object:

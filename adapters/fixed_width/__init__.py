@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from portal.plugins import (
+    N_,
     AdapterFormat,
     Dialect,
     ParseContext,
@@ -69,6 +70,19 @@ LAYOUTS: dict[str, Layout] = {
     ),
 }
 RECORD_LENGTH = {kind: sum(width for _, width, _ in layout) for kind, layout in LAYOUTS.items()}
+
+
+def _positions(layout: Layout) -> dict[str, str]:
+    """{field: how README.md names it}: the field and its 1-based byte positions in a record."""
+    out, start = {}, 0
+    for name, width, _ in layout:
+        out[name] = f"{name} (bytes {start + 1}-{start + width})"
+        start += width
+    return out
+
+
+# What a row issue calls a field's "column": there is no header, so the layout's name and place.
+COLUMNS = {kind: _positions(layout) for kind, layout in LAYOUTS.items()}
 TOTAL_FIELD = {"contacts": "promise_amount", "settlements": "amount"}
 
 CODES: dict[str, dict[str, str]] = {
@@ -149,17 +163,25 @@ def _cents(text: str) -> int | None:
 
 def _check_header(line: bytes, context: ParseContext) -> None:
     if not _is_header(line):
-        raise FileProblem("the first record is not a fixed-width header record (H, date, agency, kind, 01)")
+        raise FileProblem(N_("the first record is not a fixed-width header record (H, date, agency, kind, 01)"))
     kind_code = line[19:20].decode("ascii")
     if kind_code != KIND_CODES[context.kind]:
         held = "contacts" if kind_code == "C" else "settlements"
-        raise FileProblem(f"the header says this file holds {held}, not {context.kind}", "invalid_value", "kind")
+        raise FileProblem(
+            N_("the header says this file holds %(held)s, not %(kind)s"),
+            "invalid_value",
+            "kind",
+            held=held,
+            kind=context.kind,
+        )
     agency = line[9:19].decode(ENCODING, "replace").strip()
     if context.agency_code and agency and agency != context.agency_code:
         raise FileProblem(
-            f"the header names agency {agency!r}, but the file was uploaded for {context.agency_code!r}",
+            N_("the header names agency %(agency)s, but the file was uploaded for %(uploader)s"),
             "invalid_value",
             "agency_code",
+            agency=repr(agency),
+            uploader=repr(context.agency_code),
         )
 
 
@@ -177,23 +199,35 @@ def _parse(stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowI
             started = True
             continue
         if trailer is not None:
-            raise FileProblem(f"line {line_number} comes after the trailer record")
+            raise FileProblem(N_("line %(line)s comes after the trailer record"), line=line_number)
         if line[:1] == b"T":
             trailer = line
             continue
         if line[:1] != b"D":
-            raise FileProblem(f"line {line_number} has record type {line[:1]!r}; expected D (detail) or T (trailer)")
+            raise FileProblem(
+                N_("line %(line)s has record type %(type)s; expected D (detail) or T (trailer)"),
+                line=line_number,
+                type=repr(line[:1]),
+            )
         count += 1
         if len(line) > length:
-            yield RowIssue(count, "", "invalid_value", f"record is {len(line)} bytes long; the layout has {length}")
+            yield RowIssue.of(
+                count,
+                "",
+                "invalid_value",
+                N_("record is %(length)s bytes long; the layout has %(limit)s"),
+                line=line_number,
+                length=len(line),
+                limit=length,
+            )
             continue
-        yield from _detail(line.ljust(length), layout, count, kind, context)
+        yield from _detail(line.ljust(length), layout, count, line_number, kind)
         cents = _cents(_slice(line.ljust(length), layout, TOTAL_FIELD[kind]).decode("ascii", "replace").strip())
         total += cents or 0
     if not started:
-        raise FileProblem("the file is empty")
+        raise FileProblem(N_("the file is empty"))
     if trailer is None:
-        raise FileProblem("the file has no trailer record (T): it may have been cut short")
+        raise FileProblem(N_("the file has no trailer record (T): it may have been cut short"))
     _check_trailer(trailer, count, total)
 
 
@@ -209,17 +243,22 @@ def _slice(line: bytes, layout: Layout, wanted: str) -> bytes:
 def _check_trailer(trailer: bytes, count: int, total: int) -> None:
     declared_count, declared_total = trailer[1:10], trailer[10:28]
     if not (declared_count.isdigit() and declared_total.isdigit()):
-        raise FileProblem("the trailer record must hold a 9-digit record count and an 18-digit amount total")
+        raise FileProblem(N_("the trailer record must hold a 9-digit record count and an 18-digit amount total"))
     if int(declared_count) != count:
-        raise FileProblem(f"the trailer says {int(declared_count)} detail records, but the file has {count}")
+        raise FileProblem(
+            N_("the trailer says %(declared)s detail records, but the file has %(count)s"),
+            declared=int(declared_count),
+            count=count,
+        )
     if int(declared_total) != total:
         raise FileProblem(
-            f"the trailer's amount total is {Decimal(int(declared_total)) / 100:.2f}, "
-            f"but the detail records add up to {Decimal(total) / 100:.2f}"
+            N_("the trailer's amount total is %(declared)s, but the detail records add up to %(total)s"),
+            declared=f"{Decimal(int(declared_total)) / 100:.2f}",
+            total=f"{Decimal(total) / 100:.2f}",
         )
 
 
-def _detail(line: bytes, layout: Layout, row: int, kind: str, context: ParseContext) -> Iterator[ParsedRow | RowIssue]:
+def _detail(line: bytes, layout: Layout, row: int, line_number: int, kind: str) -> Iterator[ParsedRow | RowIssue]:
     raw: dict[str, str | None] = {}
     issues: list[RowIssue] = []
     start = 0
@@ -231,7 +270,17 @@ def _detail(line: bytes, layout: Layout, row: int, kind: str, context: ParseCont
         try:
             text = chunk.decode(ENCODING).strip()
         except UnicodeDecodeError:
-            issues.append(RowIssue(row, name, "invalid_value", f"{name} is not valid {ENCODING} text"))
+            issues.append(
+                RowIssue.of(
+                    row,
+                    name,
+                    "invalid_value",
+                    N_("%(column)s is not valid %(encoding)s text"),
+                    column=COLUMNS[kind][name],
+                    line=line_number,
+                    encoding=ENCODING,
+                )
+            )
             continue
         if kind_code == "A" and text:
             cents = _cents(text)
@@ -242,7 +291,7 @@ def _detail(line: bytes, layout: Layout, row: int, kind: str, context: ParseCont
     if issues:
         yield from issues
         return
-    yield from build_row(kind, raw, row, DIALECT)
+    yield from build_row(kind, raw, row, DIALECT, line=line_number, columns=COLUMNS[kind])
 
 
 def _fit(value: str, width: int, field: str, *, truncate: bool = False) -> bytes:

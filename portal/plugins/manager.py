@@ -15,6 +15,7 @@ import pluggy
 from portal.plugins import hookspecs
 from portal.plugins.records import (
     KINDS,
+    N_,
     AdapterFormat,
     AdapterSettings,
     ParseContext,
@@ -305,7 +306,14 @@ def _shielded(items: Iterator[ParsedRow | RowIssue], adapter: str, strict: bool)
 
 
 def _failure(adapter: str, exc: Exception) -> RowIssue:
-    return RowIssue(0, "", "unreadable_file", f"the {adapter} adapter could not read this file ({type(exc).__name__})")
+    return RowIssue.of(
+        0,
+        "",
+        "unreadable_file",
+        N_("the %(adapter)s adapter could not read this file (%(error)s)"),
+        adapter=adapter,
+        error=type(exc).__name__,
+    )
 
 
 def render(

@@ -186,10 +186,12 @@ class RowIssue:
     field: str
     code: str
     message: str
-    column: str = ""
-    line: int | None = None
-    template: str = ""
-    params: RowParams = field(default_factory=_no_params, hash=False)
+    # Not compared: two issues are the same issue when the contract's four fields agree,
+    # so adapters' tests written before these fields existed keep passing.
+    column: str = field(default="", compare=False)
+    line: int | None = field(default=None, compare=False)
+    template: str = field(default="", compare=False)
+    params: RowParams = field(default_factory=_no_params, compare=False)
 
     def __post_init__(self) -> None:
         if self.code not in ISSUE_CODES:
@@ -226,8 +228,8 @@ class ParsedRow:
 
     row: int
     record: Record
-    line: int | None = None
-    columns: Mapping[str, str] = field(default_factory=_no_columns, hash=False)
+    line: int | None = field(default=None, compare=False)
+    columns: Mapping[str, str] = field(default_factory=_no_columns, compare=False)
 
     def column(self, field_name: str) -> str:
         """The file's header for ``field_name``, or "" when the file has no column for it."""

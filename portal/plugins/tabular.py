@@ -86,12 +86,16 @@ def iter_lines(stream: BinaryIO, *, max_line_bytes: int, chunk_size: int = CHUNK
                 break
             number += 1
             if end + 1 - start > max_line_bytes:
-                raise FileProblem(f"line {number} is longer than the limit of {max_line_bytes} bytes")
+                raise FileProblem(
+                    N_("line %(line)s is longer than the limit of %(limit)s bytes"), line=number, limit=max_line_bytes
+                )
             yield pending[start : end + 1]
             start = end + 1
         pending = pending[start:]
         if len(pending) > max_line_bytes:
-            raise FileProblem(f"line {number + 1} is longer than the limit of {max_line_bytes} bytes")
+            raise FileProblem(
+                N_("line %(line)s is longer than the limit of %(limit)s bytes"), line=number + 1, limit=max_line_bytes
+            )
     if pending:
         yield pending
 
@@ -101,9 +105,9 @@ def detect_bom(head: bytes) -> str | None:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if head.startswith(_UTF32_BOMS):
-        raise FileProblem("the file is UTF-32 text; save it as UTF-8 (or GBK) CSV")
+        raise FileProblem(N_("the file is UTF-32 text; save it as UTF-8 (or GBK) CSV"))
     if head.startswith(_UTF16_BOMS):
-        raise FileProblem("the file is UTF-16 text; save it as UTF-8 (or GBK) CSV")
+        raise FileProblem(N_("the file is UTF-16 text; save it as UTF-8 (or GBK) CSV"))
     return None
 
 
@@ -121,7 +125,9 @@ class _Decoder:
                 line = line[len(codecs.BOM_UTF8) :]
                 self.chosen = self.chosen or bom
         if b"\x00" in line:
-            raise FileProblem(f"line {number} contains NUL bytes: this is not a text file (or it is UTF-16)")
+            raise FileProblem(
+                N_("line %(line)s contains NUL bytes: this is not a text file (or it is UTF-16)"), line=number
+            )
         if self.chosen is None:
             if line.isascii():
                 return line.decode("ascii")
@@ -139,7 +145,7 @@ class _Decoder:
                 f"line {number} is not valid {self.chosen} text (byte {exc.start + 1} of the line)"
             ) from None
         except LookupError:
-            raise FileProblem(f"unknown text encoding {self.chosen!r}") from None
+            raise FileProblem(N_("unknown text encoding %(encoding)s"), encoding=repr(self.chosen)) from None
 
     def block(self, block: bytes) -> str | None:
         """Whole lines after the first, decoded at once; None when one of them needs ``line``'s rules."""
@@ -202,7 +208,9 @@ def _line_batches(stream: BinaryIO, *, max_line_bytes: int, encoding: str) -> It
                 first = lines.readline()
                 number = 1
                 if len(first) > max_line_bytes:
-                    raise FileProblem(f"line 1 is longer than the limit of {max_line_bytes} bytes")
+                    raise FileProblem(
+                        N_("line %(line)s is longer than the limit of %(limit)s bytes"), line=1, limit=max_line_bytes
+                    )
                 yield (decoder.line(first, 1),)
                 block = block[len(first) :]
             # Lines that fit within the limit together cannot break it one by one.
@@ -214,10 +222,16 @@ def _line_batches(stream: BinaryIO, *, max_line_bytes: int, encoding: str) -> It
                 for line in lines:
                     number += 1
                     if len(line) > max_line_bytes:
-                        raise FileProblem(f"line {number} is longer than the limit of {max_line_bytes} bytes")
+                        raise FileProblem(
+                            N_("line %(line)s is longer than the limit of %(limit)s bytes"),
+                            line=number,
+                            limit=max_line_bytes,
+                        )
                     yield (decoder.line(line, number),)
         if len(pending) > max_line_bytes:
-            raise FileProblem(f"line {number + 1} is longer than the limit of {max_line_bytes} bytes")
+            raise FileProblem(
+                N_("line %(line)s is longer than the limit of %(limit)s bytes"), line=number + 1, limit=max_line_bytes
+            )
     if pending:
         yield (decoder.line(pending, number + 1),)
 
@@ -298,14 +312,20 @@ def sample_rows(sample: bytes, *, encoding: str = "auto", delimiter: str = ",", 
 def _check_zip(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
     entries = archive.infolist()
     if len(entries) > limits.max_xlsx_entries:
-        raise FileProblem(f"the .xlsx file has {len(entries)} parts; the limit is {limits.max_xlsx_entries}")
+        raise FileProblem(
+            N_("the .xlsx file has %(count)s parts; the limit is %(limit)s"),
+            count=len(entries),
+            limit=limits.max_xlsx_entries,
+        )
     declared = sum(entry.file_size for entry in entries)
     if declared > limits.max_xlsx_uncompressed_bytes:
         raise FileProblem(
-            f"the .xlsx file unpacks to {declared} bytes; the limit is {limits.max_xlsx_uncompressed_bytes}"
+            N_("the .xlsx file unpacks to %(size)s bytes; the limit is %(limit)s"),
+            size=declared,
+            limit=limits.max_xlsx_uncompressed_bytes,
         )
     if "xl/workbook.xml" not in archive.namelist():
-        raise FileProblem("the file is a zip archive but not an Excel .xlsx workbook")
+        raise FileProblem(N_("the file is a zip archive but not an Excel .xlsx workbook"))
     # Declared sizes can lie; zipfile stops at the declared size and checks the CRC,
     # so inflating every part once proves the bound before calamine sees the bytes.
     for entry in entries:
@@ -339,27 +359,35 @@ def iter_xlsx_rows(stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 
         while chunk := stream.read(CHUNK):
             total += len(chunk)
             if total > limits.max_xlsx_uncompressed_bytes:
-                raise FileProblem(f"the .xlsx file is larger than {limits.max_xlsx_uncompressed_bytes} bytes")
+                raise FileProblem(
+                    N_("the .xlsx file is larger than %(limit)s bytes"), limit=limits.max_xlsx_uncompressed_bytes
+                )
             spool.write(chunk)
         if total == 0:
-            raise FileProblem("the file is empty")
+            raise FileProblem(N_("the file is empty"))
         spool.seek(0)
         try:
             with zipfile.ZipFile(spool) as archive:
                 _check_zip(archive, limits)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-            raise FileProblem(f"not a readable .xlsx file ({exc})") from None
+            raise FileProblem(N_("not a readable .xlsx file (%(reason)s)"), reason=str(exc)) from None
         spool.seek(0)
         try:
             book = python_calamine.CalamineWorkbook.from_filelike(spool)
             found = book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
             if found.width > limits.max_columns:
-                raise FileProblem(f"the sheet has {found.width} columns; the limit is {limits.max_columns}")
+                raise FileProblem(
+                    N_("the sheet has %(count)s columns; the limit is %(limit)s"),
+                    count=found.width,
+                    limit=limits.max_columns,
+                )
             rows = found.iter_rows()
         except python_calamine.CalamineError as exc:
-            raise FileProblem(f"not a readable .xlsx file ({exc})") from None
+            raise FileProblem(N_("not a readable .xlsx file (%(reason)s)"), reason=str(exc)) from None
         except (IndexError, KeyError, ValueError) as exc:
-            raise FileProblem(f"sheet {sheet!r} not found in the workbook ({exc})") from None
+            raise FileProblem(
+                N_("sheet %(sheet)s not found in the workbook (%(reason)s)"), sheet=repr(sheet), reason=str(exc)
+            ) from None
         for cells in rows:
             yield [_cell(value) for value in cells]
 
@@ -412,17 +440,32 @@ def resolve_header(
             continue
         if name in columns:
             raise FileProblem(
-                f"column {display[name]!r} appears twice in the header (columns {columns[name] + 1} and {index + 1})"
+                N_("column %(column)s appears twice in the header (columns %(first)s and %(second)s)"),
+                column=repr(display[name]),
+                first=columns[name] + 1,
+                second=index + 1,
             )
         columns[name] = index
     missing = [name for name in REQUIRED_BY_KIND[kind] if name not in columns and name not in set(satisfied)]
     if missing:
         wanted = ", ".join(display.get(name, name) for name in missing)
-        hint = ""
         for other in KINDS:
             if other != kind and all(name in columns for name in REQUIRED_BY_KIND[other]):
-                hint = f"; this looks like a {other} file"
-        raise FileProblem(f"missing required column(s) for {kind}: {wanted}{hint}", "missing_field", "header")
+                raise FileProblem(
+                    N_("missing required column(s) for %(kind)s: %(columns)s; this looks like a %(other)s file"),
+                    "missing_field",
+                    "header",
+                    kind=kind,
+                    columns=wanted,
+                    other=other,
+                )
+        raise FileProblem(
+            N_("missing required column(s) for %(kind)s: %(columns)s"),
+            "missing_field",
+            "header",
+            kind=kind,
+            columns=wanted,
+        )
     return columns
 
 

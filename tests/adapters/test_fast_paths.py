@@ -23,8 +23,15 @@ import pytest
 from adapters.cn_gbk_csv import ALIASES as CN_ALIASES
 from adapters.cn_gbk_csv import DIALECT as CN_DIALECT
 from portal.plugins import ContactRecord, Dialect, ParsedRow, ParseLimits, fields, plan, tabular
-from portal.plugins.records import CONTACT_FIELDS, SETTLEMENT_FIELDS
-from portal.plugins.tabular import FileProblem, decode_lines, iter_csv_rows, iter_lines, iter_table
+from portal.plugins.records import CONTACT_FIELDS, SETTLEMENT_FIELDS, RowIssue
+from portal.plugins.tabular import (
+    FileProblem,
+    decode_lines,
+    iter_csv_rows,
+    iter_lines,
+    iter_numbered_csv_rows,
+    iter_table,
+)
 
 # --- reading -----------------------------------------------------------------------
 
@@ -99,6 +106,37 @@ def test_csv_rows_match_line_by_line_reading(seed: int, mess: str, monkeypatch: 
         encoding = rng.choice(["utf-8", "auto", "gb18030", "utf-8-sig", "latin-1", "no-such-codec"])
         expected = _outcome(_reference_rows(io.BytesIO(data), limits=limits, encoding=encoding, chunk=chunk))
         assert _outcome(iter_csv_rows(io.BytesIO(data), limits=limits, encoding=encoding)) == expected, data
+
+
+def _start_lines(rows: list[list[str]], blank_before: list[int]) -> tuple[bytes, list[int]]:
+    """A CSV file of ``rows`` (cells may hold newlines), with blank lines before some, and each row's first line."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    starts, line = [], 1
+    for cells, blanks in zip(rows, blank_before, strict=True):
+        buffer.write("\n" * blanks)
+        line += blanks
+        starts.append(line)
+        before = buffer.tell()
+        writer.writerow(cells)
+        line += buffer.getvalue()[before:].count("\n")
+    return buffer.getvalue().encode(), starts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numbered_csv_rows_start_on_the_line_an_editor_shows(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    for _ in range(100):
+        monkeypatch.setattr(tabular, "CHUNK", rng.choice([1, 7, 64, 65536]))
+        rows = [
+            [rng.choice(["a", "多行\n备注", "x\r\ny", "", "q,1"]) for _ in range(rng.randint(1, 4))]
+            for _ in range(rng.randint(1, 20))
+        ]
+        data, starts = _start_lines(rows, [rng.choice([0, 0, 0, 1, 2]) for _ in rows])
+        numbered = list(iter_numbered_csv_rows(io.BytesIO(data), limits=ParseLimits(), encoding="utf-8"))
+        # csv gives a blank line as an empty row: drop those, as iter_table does.
+        assert [line for line, cells in numbered if cells] == starts
+        assert [cells for _, cells in numbered] == list(iter_csv_rows(io.BytesIO(data), limits=ParseLimits()))
 
 
 # --- validating ----------------------------------------------------------------------
@@ -242,9 +280,26 @@ def _rows(rng: random.Random, kind: str, names: list[str]) -> Iterator[list[str]
         yield cells
 
 
+def _everything(item: ParsedRow | RowIssue) -> tuple[object, ...]:
+    """Every field of an item, the ones equality leaves out (line, column, template...) included."""
+    if isinstance(item, ParsedRow):
+        return ("row", item.row, item.record, item.line, dict(item.columns))
+    return (
+        "issue",
+        item.row,
+        item.field,
+        item.code,
+        item.message,
+        item.column,
+        item.line,
+        item.template,
+        dict(item.params),
+    )
+
+
 def _items(rows: Iterable[list[str]], **options: object) -> list[object]:
     try:
-        return list(iter_table(rows, **options))  # type: ignore[arg-type]
+        return [_everything(item) for item in iter_table(rows, **options)]  # type: ignore[arg-type]
     except FileProblem as problem:
         return [("problem", problem.message)]
 
@@ -271,7 +326,11 @@ def test_table_plan_gives_what_the_full_validator_gives(kind: str, layout: str) 
     # Any ``translate`` turns the plan off: every row goes through build_row.
     full = _items(rows, **options, translate=lambda raw: raw)
     assert fast == full
-    assert sum(isinstance(item, ParsedRow) for item in fast) > 500
+    assert sum(item[0] == "row" for item in fast) > 500  # type: ignore[index]
+    # Both paths say where each row is and what its columns are called.
+    assert all(item[3] is not None for item in fast if item[0] == "row")  # type: ignore[index]
+    shown = {name: text for text, name in zip(header, names, strict=True)}
+    assert all(item[4] == shown for item in fast if item[0] == "row")  # type: ignore[index]
 
 
 def test_the_plan_builds_ordinary_rows_itself() -> None:

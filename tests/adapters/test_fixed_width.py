@@ -82,7 +82,16 @@ def test_trimmed_trailing_spaces_are_accepted_and_overlong_records_rejected() ->
     trimmed = b"\n".join(line.rstrip() for line in SETTLEMENTS.split(b"\r\n"))
     assert [item.record for item in _parse(trimmed)] == expected_records("settlements_canonical.csv")
     long = _with_detail(SETTLEMENTS, 1, 300, b"XY")
-    assert _parse(long)[0] == RowIssue(1, "", "invalid_value", "record is 302 bytes long; the layout has 300")
+    issue = _parse(long)[0]
+    assert isinstance(issue, RowIssue)
+    # Line 2: the header record is line 1.
+    assert (issue.row, issue.line, issue.field, issue.code, issue.message) == (
+        1,
+        2,
+        "",
+        "invalid_value",
+        "record is 302 bytes long; the layout has 300",
+    )
 
 
 def test_long_notes_are_cut_on_a_character_boundary_and_ids_must_fit() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify
-from flask_babel import get_locale
 
 from portal.accounts.models import User
 from portal.api import bp
+from portal.i18n import api_locale
 
 
 def timezone_of(user: User, *, lender_timezone: str) -> str:
@@ -28,7 +28,8 @@ def me():
             "role": user.role,
             "agency": user.agency.code if user.agency is not None else None,
             "timezone": timezone_of(user, lender_timezone=current_app.config["PORTAL_TIMEZONE"]),
-            # The language this API answers the caller in: their saved choice, else Accept-Language.
-            "locale": str(get_locale()),
+            # The language this API answers the caller in (their saved choice, else Accept-Language),
+            # spelled as the portal's locale setting is ("zh_CN", "en").
+            "locale": api_locale(),
         }
     )

@@ -1,6 +1,9 @@
-"""``/api/v1/audit``: events, verify, checkpoint and RFC 9162 proofs, for compliance and admin only."""
+"""``/api/v1/audit``: events, verify, checkpoint and RFC 9162 proofs, for compliance and admin only; the
+public key for everyone."""
 
 from __future__ import annotations
+
+import base64
 
 import pytest
 from sqlalchemy import insert, select
@@ -10,6 +13,8 @@ from portal.audit import merkle
 from portal.audit import verify as offline
 from portal.audit.checkpoints import make_checkpoint
 from portal.audit.models import AuditEvent
+from portal.audit.services import record_event
+from portal.audit.tags import AuditTag
 from portal.db import utcnow
 from portal.extensions import db
 from portal.security import Actor
@@ -209,3 +214,44 @@ def test_the_openapi_document_lists_the_audit_paths(client):
         "/audit/proof/consistency",
     ):
         assert "get" in paths[path]
+
+
+@pytest.mark.parametrize("who", ["zc_agent", "zc_admin", "hx_agent", "ops", "compliance", "admin"])
+def test_every_role_may_fetch_the_key_that_signs_checkpoints(api, app, who):
+    checkpoint = signed_tree(app)
+    response = api(who).get("/api/v1/audit/public-key")
+    assert response.status_code == 200
+    assert response.json == {
+        "key_id": checkpoint["key_id"],
+        "public_key": checkpoint["public_key"],
+        "algorithm": "Ed25519",
+        "previous_keys": [],
+    }
+    assert offline.key_id_for(base64.b64decode(response.json["public_key"])) == response.json["key_id"]
+
+
+def test_an_agency_fetches_the_key_but_still_not_the_checkpoint(api, app):
+    signed_tree(app)
+    agent = api("zc_agent")
+    assert agent.get("/api/v1/audit/public-key").status_code == 200
+    assert agent.get("/api/v1/audit/checkpoint").status_code == 403
+
+
+def test_the_public_key_needs_a_token(client):
+    response = client.get("/api/v1/audit/public-key")
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+
+
+def test_after_a_key_change_the_current_key_is_served_and_the_old_one_listed(api, app):
+    old = signed_tree(app)
+    seed = base64.b64encode(bytes(range(32))).decode()
+    app.config["PORTAL_AUDIT_SIGNING_KEY"] = seed
+    app.extensions.pop("portal.audit_signing_key", None)  # as after a restart with the new setting
+    with app.app_context():
+        record_event(actor=Actor.system(source="test"), action=AuditTag.AUDIT_TRAIL_VERIFY)
+        db.session.commit()
+    new = signed_tree(app)
+    assert new["key_id"] != old["key_id"]
+    body = api("zc_agent").get("/api/v1/audit/public-key").json
+    assert (body["key_id"], body["public_key"]) == (new["key_id"], new["public_key"])
+    assert body["previous_keys"] == [{"key_id": old["key_id"], "public_key": old["public_key"], "algorithm": "Ed25519"}]

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The repository root in a checkout (or editable install); in an installed wheel, site-packages.
+ROOT = PACKAGE.parent
+
+
+def bundled_folder(name: str) -> Path:
+    """``templates`` or ``migrations``: inside the package when installed from a wheel, else the checkout's."""
+    # The repository keeps them at the top level; the wheel maps them into the package (setup.cfg).
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -23,17 +32,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from portal.i18n import init_i18n, select_locale, viewer_timezone
     from portal.security import init_security_headers
 
+    # Without PORTAL_INSTANCE_PATH, Flask's own choice: `instance/` beside the package in a
+    # checkout, `<prefix>/var/portal-instance` for an installed package (never site-packages).
     app = Flask(
         __name__,
-        instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or str(ROOT / "instance"),
-        template_folder=str(ROOT / "templates"),
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None,
+        template_folder=str(bundled_folder("templates")),
     )
     app.config.from_mapping(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), compare_type=True)
+    migrate.init_app(app, db, directory=str(bundled_folder("migrations")), compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=viewer_timezone)
     login_manager.init_app(app)

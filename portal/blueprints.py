@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from sqlalchemy import select
 
 from portal.extensions import csrf, db, login_manager
@@ -36,6 +36,22 @@ def register(app: Flask) -> None:
 
     for status in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(status, _html_error(status))
+    app.after_request(_redirect_for_script)
+
+
+def _redirect_for_script(response: Response) -> Response:
+    """A redirect answered to portal.js's upload request becomes ``X-Portal-Location`` on an empty 200.
+
+    The script then loads that page itself; had the XMLHttpRequest followed the redirect, the page it
+    fetched would have used up the flashed message before the browser showed anything.
+    """
+    if request.headers.get("X-Portal-Navigation") != "xhr" or response.status_code not in (301, 302, 303, 307, 308):
+        return response
+    location = response.headers.get("Location", "")
+    answer = Response(b"", status=200)
+    answer.headers["X-Portal-Location"] = location
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 def _html_error(status: int):

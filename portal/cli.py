@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal.errors import PortalError
+from portal.errors import Message, PortalError, _l, messages_in
 from portal.security import Actor, Role
 
 agencies_cli = AppGroup("agencies", help="Manage collection agencies.")
@@ -24,21 +25,40 @@ demo_cli = AppGroup("demo", help="Demo data for a first look.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 
 
-def fail(message: str) -> None:
+def cli_locale() -> str:
+    """The language of the commands' messages: English, unless the shell's locale is Chinese.
+
+    POSIX order: ``LC_ALL``, then ``LC_MESSAGES``, then ``LANG``; the first one set decides
+    (``zh_CN.UTF-8``, ``zh_TW`` and ``zh`` give Simplified Chinese, anything else English).
+    Scripts that parse stderr get English unless they ask otherwise; see docs/messages.md.
+    """
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return "zh_CN" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def fail(message: Message | str) -> None:
     """One line on stderr and a non-zero exit: the contract's failure shape."""
-    click.echo(f"error: {message}", err=True)
+    with messages_in(cli_locale()):
+        text = str(message)
+    click.echo(f"error: {text}", err=True)
     sys.exit(1)
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Map domain errors to the failure shape; the command's messages follow ``cli_locale()``."""
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PortalError as exc:
-            fail(exc.message)
-        except OSError as exc:
-            fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        with messages_in(cli_locale()):
+            try:
+                return command(*args, **kwargs)
+            except PortalError as exc:
+                fail(exc.text)
+            except OSError as exc:
+                fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
 
     return wrapper
 
@@ -57,7 +77,7 @@ def cli_actor(email: str | None = None) -> Actor:
 
     user = get_user_by_email(email)
     if user is None:
-        raise PortalError(f"unknown user {email}")
+        raise PortalError(_l("unknown user %(email)s", email=email))
     return Actor(user_id=user.id, role=Role(user.role), agency_id=user.agency_id, source="cli")
 
 
@@ -119,7 +139,7 @@ def create_user_command(email, role, agency_code, locale, as_json):
 
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        fail("give the password on stdin, e.g. printf '%s\\n' \"$PASSWORD\" | flask users create ...")
+        fail(_l("give the password on stdin, as its first line (a pipe or a here-string)"))
     user = create_user(
         actor=Actor.system(), email=email, role=role, password=password, agency_code=agency_code, locale=locale
     )
@@ -141,7 +161,7 @@ def token_command(email, label, as_json):
 
     user = get_user_by_email(email)
     if user is None:
-        fail(f"unknown user {email}")
+        fail(_l("unknown user %(email)s", email=email))
     _token, clear = create_token(actor=Actor.system(), user=user, label=label)
     if as_json:
         click.echo(json.dumps({"token": clear}))
@@ -165,7 +185,7 @@ def import_command(file, all_or_nothing, email, as_json):
             actor=cli_actor(email), stream=stream, filename=Path(file).name, all_or_nothing=all_or_nothing
         )
     for error in result.errors:
-        click.echo(f"row {error.row}: {error.field}: {error.code}: {error.message}", err=True)
+        click.echo(f"line {error.line}: {error.field}: {error.code}: {error.message}", err=True)
     verb = "imported" if result.applied else "nothing imported (--all-or-nothing)"
     emit(
         result.as_dict(),
@@ -191,7 +211,7 @@ def place_command(file, email, as_json):
             actor=cli_actor(email), stream=stream, lender_timezone=current_app.config["PORTAL_TIMEZONE"]
         )
     for error in result.errors:
-        click.echo(f"row {error.row}: {error.field}: {error.code}: {error.message}", err=True)
+        click.echo(f"line {error.line}: {error.field}: {error.code}: {error.message}", err=True)
     by_agency = ", ".join(f"{k} {v}" for k, v in sorted(result.by_agency.items())) or "none"
     emit(
         result.as_dict(),

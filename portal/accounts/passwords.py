@@ -8,7 +8,7 @@ from importlib import resources
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.errors import ValidationError
+from portal.errors import ValidationError, _l
 
 MIN_LENGTH = 12
 
@@ -28,14 +28,16 @@ def _common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, *, email: str | None = None, min_length: int = MIN_LENGTH) -> None:
     """Raise ValidationError (field ``password``) when the password is too weak."""
     if len(password) < min_length:
-        raise ValidationError(f"password must be at least {min_length} characters", field="password")
+        raise ValidationError(
+            _l("password must be at least %(length)s characters", length=min_length), field="password"
+        )
     lowered = password.lower()
     if lowered in _common_passwords():
-        raise ValidationError("password is on a list of commonly used passwords", field="password")
+        raise ValidationError(_l("password is on a list of commonly used passwords"), field="password")
     if len(set(password)) < 4:
-        raise ValidationError("password repeats too few distinct characters", field="password")
+        raise ValidationError(_l("password repeats too few distinct characters"), field="password")
     if email and email.split("@")[0].lower() in lowered and len(email.split("@")[0]) >= 4:
-        raise ValidationError("password must not contain your e-mail name", field="password")
+        raise ValidationError(_l("password must not contain your e-mail name"), field="password")
 
 
 def hash_password(password: str) -> str:

@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, select
 
 from portal.accounts.models import ApiToken, User, new_session_key
@@ -15,9 +16,9 @@ from portal.agencies.models import Agency
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.db import utcnow
-from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, PortalError, ValidationError
+from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
 from portal.extensions import db
-from portal.i18n import SUPPORTED_LOCALES
+from portal.i18n import SUPPORTED_LOCALES, role_label
 from portal.security import AGENCY_ROLES, Actor, Role
 
 MAX_FAILED_LOGINS = 5
@@ -40,7 +41,9 @@ def normalise_email(email: str) -> str:
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise ValidationError(f"invalid e-mail address: {exc}", field="email") from exc
+        raise ValidationError(
+            _l("%(email)s is not a valid e-mail address", email=email.strip()), field="email"
+        ) from exc
 
 
 def get_user_by_email(email: str) -> User | None:
@@ -79,7 +82,7 @@ def authenticate(*, email: str, password: str, ip: str | None, user_agent: str |
             },
         )
         db.session.commit()
-        raise LoginError("e-mail or password is wrong")
+        raise LoginError(_l("e-mail or password is wrong"))
     actor = _user_actor(user, ip=ip, user_agent=user_agent, source="web")
     if user.locked_until is not None and user.locked_until > now:
         record_event(
@@ -91,7 +94,7 @@ def authenticate(*, email: str, password: str, ip: str | None, user_agent: str |
             details={"reason": "locked"},
         )
         db.session.commit()
-        raise AccountLockedError("account is locked after too many failed logins; try again later")
+        raise AccountLockedError(_l("account is locked after too many failed logins; try again later"))
     password_ok = verify_password(user.password_hash, password)
     if not password_ok or not user.active:
         reason = "bad_password" if not password_ok else "inactive"
@@ -116,7 +119,7 @@ def authenticate(*, email: str, password: str, ip: str | None, user_agent: str |
                 details={"locked_until": user.locked_until},
             )
         db.session.commit()
-        raise LoginError("e-mail or password is wrong")
+        raise LoginError(_l("e-mail or password is wrong"))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -145,7 +148,7 @@ def change_password(*, actor: Actor, user: User, current_password: str, new_pass
             details={"reason": "wrong_current_password"},
         )
         db.session.commit()
-        raise ValidationError("current password is wrong", field="current_password")
+        raise ValidationError(_l("current password is wrong"), field="current_password")
     check_password_policy(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
     _rotate_session(user)
@@ -163,13 +166,13 @@ def users_visible_to(actor: Actor) -> Select[tuple[User]]:
         return query
     if actor.role == Role.AGENCY_ADMIN:
         return query.where(User.agency_id == actor.agency_id)
-    raise PermissionDeniedError("only administrators manage users")
+    raise PermissionDeniedError(_l("only administrators manage users"))
 
 
 def require_managed_user(*, actor: Actor, user_id: int) -> User:
     user = db.session.execute(users_visible_to(actor).where(User.id == user_id)).scalar_one_or_none()
     if user is None:
-        raise NotFoundError("no such user")
+        raise NotFoundError(_l("no such user"))
     return user
 
 
@@ -186,27 +189,32 @@ def create_user(
     try:
         role = Role(role)
     except ValueError as exc:
-        raise ValidationError(f"unknown role {role!r}", field="role") from exc
+        raise ValidationError(_l("unknown role '%(role)s'", role=role), field="role") from exc
     email = normalise_email(email)
     agency: Agency | None = None
     if actor.role == Role.AGENCY_ADMIN:
         if role not in AGENCY_ROLES:
-            raise PermissionDeniedError("agency administrators can only create agency users")
+            raise PermissionDeniedError(_l("agency administrators can only create agency users"))
         agency = db.session.get(Agency, actor.agency_id)
     elif not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDeniedError("only administrators create users")
+        raise PermissionDeniedError(_l("only administrators create users"))
     elif role in AGENCY_ROLES:
         if not agency_code:
-            raise ValidationError(f"role {role} needs an agency", field="agency")
+            raise ValidationError(
+                _l("the role %(role)s needs an agency", role=LazyString(role_label, role)), field="agency"
+            )
         agency = db.session.execute(select(Agency).where(Agency.code == agency_code)).scalar_one_or_none()
         if agency is None:
-            raise ValidationError(f"unknown agency {agency_code!r}", field="agency")
+            raise ValidationError(_l("unknown agency '%(code)s'", code=agency_code), field="agency")
     elif agency_code:
-        raise ValidationError(f"role {role} belongs to the lender, not to an agency", field="agency")
+        raise ValidationError(
+            _l("the role %(role)s belongs to the lender, not to an agency", role=LazyString(role_label, role)),
+            field="agency",
+        )
     if locale is not None and locale not in SUPPORTED_LOCALES:
-        raise ValidationError(f"unsupported locale {locale!r}", field="locale")
+        raise ValidationError(_l("unsupported language '%(locale)s'", locale=locale), field="locale")
     if get_user_by_email(email) is not None:
-        raise ConflictError(f"a user with e-mail {email} already exists")
+        raise ConflictError(_l("a user with e-mail %(email)s already exists", email=email))
     check_password_policy(password, email=email)
     user = User(
         email=email,
@@ -232,7 +240,7 @@ def create_user(
 def set_user_active(*, actor: Actor, user_id: int, active: bool) -> User:
     user = require_managed_user(actor=actor, user_id=user_id)
     if user.id == actor.user_id and not active:
-        raise ValidationError("you cannot deactivate yourself", field="active")
+        raise ValidationError(_l("you cannot deactivate yourself"), field="active")
     if user.active == active:
         return user
     user.active = active
@@ -266,7 +274,7 @@ def reset_password(*, actor: Actor, user_id: int) -> tuple[User, str]:
 
 def set_locale(*, actor: Actor, user: User, locale: str) -> None:
     if locale not in SUPPORTED_LOCALES:
-        raise ValidationError(f"unsupported locale {locale!r}", field="locale")
+        raise ValidationError(_l("unsupported language '%(locale)s'", locale=locale), field="locale")
     if user.locale == locale:
         return
     user.locale = locale
@@ -287,9 +295,9 @@ def create_token(*, actor: Actor, user: User, label: str) -> tuple[ApiToken, str
     """Mint a token for ``user``; the clear token is returned once and only its hash is kept."""
     label = (label or "").strip() or "token"
     if len(label) > 100:
-        raise ValidationError("token name is longer than 100 characters", field="name")
+        raise ValidationError(_l("token name is longer than 100 characters"), field="name")
     if not user.active:
-        raise ValidationError("cannot mint a token for an inactive user", field="user")
+        raise ValidationError(_l("cannot mint a token for an inactive user"), field="user")
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, label=label, token_hash=_token_hash(clear), prefix=clear[:10])
     db.session.add(token)
@@ -318,7 +326,7 @@ def revoke_token(*, actor: Actor, token_id: int) -> ApiToken:
     """Users revoke their own tokens; admins any token."""
     token = db.session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.user_id and actor.role != Role.ADMIN and not actor.is_system):
-        raise NotFoundError("no such token")
+        raise NotFoundError(_l("no such token"))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record_event(actor=actor, action=AuditTag.TOKEN_REVOKE, object_type="api_token", object_id=token.id)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.agencies.models import BUCKETS, CHANNELS, Agency
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
-from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError, _l
 from portal.extensions import db
 from portal.security import Actor, Role
 
@@ -25,16 +25,24 @@ def parse_commission(text: str | None) -> dict[str, str]:
         bucket = bucket.strip()
         if bucket not in BUCKETS:
             raise ValidationError(
-                f"unknown bucket {bucket!r} in commission (use {', '.join(BUCKETS)})", field="commission"
+                _l(
+                    "unknown bucket '%(bucket)s' in commission (use %(buckets)s)",
+                    bucket=bucket,
+                    buckets=", ".join(BUCKETS),
+                ),
+                field="commission",
             )
         try:
             value = Decimal(rate.strip())
         except InvalidOperation as exc:
             raise ValidationError(
-                f"commission rate {rate.strip()!r} for {bucket} is not a number", field="commission"
+                _l("commission rate '%(rate)s' for %(bucket)s is not a number", rate=rate.strip(), bucket=bucket),
+                field="commission",
             ) from exc
         if not Decimal(0) <= value <= Decimal(1):
-            raise ValidationError(f"commission rate for {bucket} must be between 0 and 1", field="commission")
+            raise ValidationError(
+                _l("commission rate for %(bucket)s must be between 0 and 1", bucket=bucket), field="commission"
+            )
         schedule[bucket] = f"{value:f}"
     return schedule
 
@@ -44,7 +52,14 @@ def parse_channels(text: str | list[str] | None) -> list[str]:
     channels = [c.strip() for c in items if c.strip()]
     unknown = [c for c in channels if c not in CHANNELS]
     if unknown:
-        raise ValidationError(f"unknown channel(s) {', '.join(unknown)} (use {', '.join(CHANNELS)})", field="channels")
+        raise ValidationError(
+            _l(
+                "unknown channel(s) %(channels)s (use %(known)s)",
+                channels=", ".join(unknown),
+                known=", ".join(CHANNELS),
+            ),
+            field="channels",
+        )
     return channels or list(CHANNELS)
 
 
@@ -52,7 +67,7 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"unknown timezone {name!r}", field="timezone") from exc
+        raise ValidationError(_l("unknown timezone '%(name)s'", name=name), field="timezone") from exc
     return name
 
 
@@ -63,7 +78,7 @@ def get_agency_by_code(code: str) -> Agency | None:
 def require_agency(code: str) -> Agency:
     agency = get_agency_by_code(code)
     if agency is None:
-        raise NotFoundError(f"unknown agency {code!r}")
+        raise NotFoundError(_l("unknown agency '%(code)s'", code=code))
     return agency
 
 
@@ -73,7 +88,7 @@ def list_agencies() -> list[Agency]:
 
 def _require_admin(actor: Actor) -> None:
     if not (actor.is_system or actor.role == Role.ADMIN):
-        raise PermissionDeniedError("only administrators manage agencies")
+        raise PermissionDeniedError(_l("only administrators manage agencies"))
 
 
 def create_agency(
@@ -91,15 +106,15 @@ def create_agency(
     _require_admin(actor)
     code = code.strip().upper()
     if not code or not code.replace("_", "").isalnum() or len(code) > 20:
-        raise ValidationError("agency code must be 1-20 letters, digits or _", field="code")
+        raise ValidationError(_l("agency code must be 1-20 letters, digits or _"), field="code")
     if not name.strip():
-        raise ValidationError("agency name is required", field="name")
+        raise ValidationError(_l("agency name is required"), field="name")
     if capacity is not None and capacity < 0:
-        raise ValidationError("capacity must be 0 or more", field="capacity")
+        raise ValidationError(_l("capacity must be 0 or more"), field="capacity")
     if placement_term_days < 1:
-        raise ValidationError("placement term must be at least one day", field="placement_term_days")
+        raise ValidationError(_l("placement term must be at least one day"), field="placement_term_days")
     if get_agency_by_code(code) is not None:
-        raise ConflictError(f"agency {code} already exists")
+        raise ConflictError(_l("agency %(code)s already exists", code=code))
     agency = Agency(
         code=code,
         name=name.strip(),
@@ -146,7 +161,7 @@ def update_agency(
     _require_admin(actor)
     agency = require_agency(code)
     if status not in ("active", "suspended"):
-        raise ValidationError("status must be active or suspended", field="status")
+        raise ValidationError(_l("status must be active or suspended"), field="status")
     new_values = {
         "name": name.strip(),
         "status": status,

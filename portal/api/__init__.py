@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from portal.accounts.services import authenticate_token
-from portal.errors import PortalError
+from portal.errors import Message, PermissionDeniedError, PortalError, _l
 from portal.security import Actor, Role
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -26,10 +26,32 @@ _STATUS_CODES = {
     429: "rate_limited",
 }
 PUBLIC_ENDPOINTS = {"api.openapi"}
+# Werkzeug's own descriptions are English prose for browsers; callers get ours, in their language.
+_WERKZEUG_DESCRIPTIONS = {exc.description for exc in default_exceptions.values()}
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None):
-    body = {"error": {"code": code or _STATUS_CODES.get(status, "error"), "message": message or "request failed"}}
+def _status_message(status: int) -> Message:
+    if status == 413:
+        return _l("the request is larger than %(mb)s MB", mb=current_app.config["PORTAL_MAX_UPLOAD_MB"])
+    messages = {
+        400: _l("the request is malformed"),
+        401: _l("authentication is required"),
+        403: _l("your role may not use this endpoint"),
+        404: _l("not found"),
+        405: _l("this method is not allowed here"),
+        409: _l("the request conflicts with the current state"),
+        415: _l("the format of the request is not supported"),
+        422: _l("the request content is invalid"),
+        429: _l("too many requests; try again later"),
+    }
+    return messages.get(status, _l("the request failed"))
+
+
+def error_response(status: int, message: Message | str | None = None, code: str | None = None):
+    """The contract's error body; the message is rendered in the caller's language (see portal.i18n)."""
+    if message is None or message in _WERKZEUG_DESCRIPTIONS:
+        message = _status_message(status)
+    body = {"error": {"code": code or _STATUS_CODES.get(status, "error"), "message": str(message)}}
     response = jsonify(body)
     response.status_code = status
     if status == 401:
@@ -44,10 +66,10 @@ def authenticate() -> Any:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return error_response(401, "send an API token as 'Authorization: Bearer <token>'")
+        return error_response(401, _l("send an API token as 'Authorization: Bearer <token>'"))
     user = authenticate_token(token=token.strip())
     if user is None:
-        return error_response(401, "the API token is unknown, revoked or belongs to an inactive user")
+        return error_response(401, _l("the API token is unknown, revoked or belongs to an inactive user"))
     g.api_user = user
     g.actor = Actor(
         user_id=user.id,
@@ -63,7 +85,7 @@ def authenticate() -> Any:
 
 @bp.errorhandler(PortalError)
 def portal_error(error: PortalError):
-    return error_response(error.status, error.message, error.code)
+    return error_response(error.status, error.text, error.code)
 
 
 @bp.errorhandler(HTTPException)
@@ -73,9 +95,7 @@ def http_error(error: HTTPException):
 
 def require_roles(*roles: Role) -> None:
     if g.actor.role not in roles:
-        from portal.errors import PermissionDeniedError
-
-        raise PermissionDeniedError("your role may not use this endpoint")
+        raise PermissionDeniedError(_l("your role may not use this endpoint"))
 
 
 from portal.api import account, audit, cases, findings, openapi, uploads  # noqa: E402,F401  (routes register on bp)

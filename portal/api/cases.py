@@ -6,13 +6,15 @@ from flask import g, jsonify, request
 
 from portal.api import bp
 from portal.cases import services
-from portal.errors import PortalError, ValidationError
+from portal.errors import PortalError, ValidationError, _l
 
 
 def _limit() -> int:
     raw = request.args.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= services.MAX_PAGE_SIZE:
-        raise ValidationError(f"limit must be a whole number from 1 to {services.MAX_PAGE_SIZE}", field="limit")
+        raise ValidationError(
+            _l("limit must be a whole number from 1 to %(max)s", max=services.MAX_PAGE_SIZE), field="limit"
+        )
     return int(raw)
 
 
@@ -32,7 +34,7 @@ def list_cases():
         )
     except ValidationError as exc:
         # A bad query parameter is a malformed request, not invalid content.
-        raise PortalError(exc.message, code="invalid_parameter") from exc
+        raise PortalError(exc.text, code="invalid_parameter") from exc
     return jsonify(
         {
             "items": [services.case_summary(g.actor, case, placement) for case, placement in page.rows],

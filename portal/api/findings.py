@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 
 from portal.api import bp
 from portal.compliance.queries import list_findings
-from portal.errors import PortalError
+from portal.errors import PortalError, _l
 
 
 def _int_arg(name: str) -> int | None:
@@ -14,7 +14,7 @@ def _int_arg(name: str) -> int | None:
     if raw in (None, ""):
         return None
     if not raw.isdigit():
-        raise PortalError(f"{name} must be a whole number", code="invalid_parameter")
+        raise PortalError(_l("%(name)s must be a whole number", name=name), code="invalid_parameter")
     return int(raw)
 
 
@@ -31,5 +31,5 @@ def findings():
             limit=_int_arg("limit") or 100,
         )
     except PortalError as exc:
-        raise PortalError(exc.message, code="invalid_parameter") from exc
+        raise PortalError(exc.text, code="invalid_parameter") from exc
     return jsonify({"items": items, "next": str(after) if after else None})

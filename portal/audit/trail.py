@@ -18,7 +18,7 @@ from portal.audit.models import AuditEvent, leaf_object
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.cases.models import Case
-from portal.errors import NotFoundError, ValidationError
+from portal.errors import NotFoundError, ValidationError, _l
 from portal.extensions import db
 from portal.security import Actor
 
@@ -38,7 +38,7 @@ def parse_when(value: str | None, timezone: str, *, field_name: str, end_of_day:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"unknown timezone {timezone!r}", field=field_name) from exc
+        raise ValidationError(_l("unknown timezone '%(name)s'", name=timezone), field=field_name) from exc
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
@@ -46,7 +46,10 @@ def parse_when(value: str | None, timezone: str, *, field_name: str, end_of_day:
         else:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValidationError(f"{field_name} is not an ISO 8601 date or time: {value!r}", field=field_name) from exc
+        raise ValidationError(
+            _l("%(field)s is not an ISO 8601 date or time: '%(value)s'", field=field_name, value=value),
+            field=field_name,
+        ) from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
@@ -71,7 +74,7 @@ class EventFilters:
 def agency_by_code(code: str) -> Agency:
     agency = db.session.execute(select(Agency).where(Agency.code == code.strip().upper())).scalar_one_or_none()
     if agency is None:
-        raise ValidationError(f"unknown agency {code!r}", field="agency")
+        raise ValidationError(_l("unknown agency '%(code)s'", code=code), field="agency")
     return agency
 
 
@@ -83,7 +86,7 @@ def _actor_condition(value: str) -> Any:
         return AuditEvent.actor_user_id == int(value)
     user_id = db.session.execute(select(User.id).where(User.email == normalise_email(value))).scalar_one_or_none()
     if user_id is None:
-        raise ValidationError(f"no user {value!r}", field="actor")
+        raise ValidationError(_l("no user '%(user)s'", user=value), field="actor")
     return AuditEvent.actor_user_id == user_id
 
 
@@ -132,7 +135,7 @@ def decode_cursor(cursor: str | None) -> int | None:
             return int(value)
     except ValueError:
         pass
-    raise ValidationError("the cursor is not one this server issued", field="cursor")
+    raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
 
 
 def _page(query: Select[Any], *, cursor: str | None, limit: int, newest_first: bool) -> EventPage:
@@ -181,7 +184,7 @@ def read_event(*, actor: Actor, seq: int) -> Row[Any]:
     """One event with every column; recorded as ``audit:events:read`` naming it."""
     row = db.session.execute(select(EVENT_COLUMNS).where(AuditEvent.seq == seq)).one_or_none()
     if row is None:
-        raise NotFoundError(f"no audit event {seq}")
+        raise NotFoundError(_l("no audit event %(seq)s", seq=seq))
     record_event(
         actor=actor,
         action=AuditTag.AUDIT_EVENTS_READ,
@@ -199,7 +202,7 @@ def read_case_timeline(
     """Everything the trail holds about one case, oldest first: placements, flags, who viewed it, contacts."""
     case = db.session.execute(select(Case).where(Case.case_ref == case_ref.strip())).scalar_one_or_none()
     if case is None:
-        raise NotFoundError(f"no case {case_ref}")
+        raise NotFoundError(_l("no case %(case_ref)s", case_ref=case_ref))
     query = select(EVENT_COLUMNS).where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case.id))
     page = _page(query, cursor=cursor, limit=limit, newest_first=False)
     # Not object_type "case": reading the trail is not an event of the case, and must not fill its timeline.

@@ -16,7 +16,7 @@ from portal.cases import validation as v
 from portal.cases.models import Case, CaseFlag, Customer, CustomerPhone, bucket_for
 from portal.csvfiles import iter_csv_rows
 from portal.db import utcnow
-from portal.errors import PermissionDeniedError
+from portal.errors import Message, PermissionDeniedError, _l
 from portal.extensions import db
 from portal.security import Actor, Role
 from portal.streams import ReadTap
@@ -44,13 +44,23 @@ CHUNK = 500
 
 @dataclass(frozen=True)
 class RowError:
+    """A rejected row of a lender file: ``row`` is the data row (contract 4.4), ``line`` the line of
+    the file where it starts (what a person sees in an editor); ``message`` is translated when shown."""
+
     row: int
     field: str
     code: str
-    message: str
+    message: Message
+    line: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
+        return {
+            "row": self.row,
+            "line": self.line,
+            "field": self.field,
+            "code": self.code,
+            "message": str(self.message),
+        }
 
 
 @dataclass
@@ -120,17 +130,17 @@ def import_cases(*, actor: Actor, stream: BinaryIO, filename: str = "", all_or_n
     Raises FileFormatError when the file cannot be read at all (encoding, columns).
     """
     if not (actor.is_system or actor.role in (Role.LENDER_OPS, Role.ADMIN)):
-        raise PermissionDeniedError("only lender operations import cases")
+        raise PermissionDeniedError(_l("only lender operations import cases"))
     result = ImportResult()
     digest = hashlib.sha256()
     hashing = io.BufferedReader(ReadTap(stream, digest.update))
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {}  # case_ref -> the line it first appears on
     batch: list[CaseRow] = []
-    for number, row in iter_csv_rows(hashing, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS):
+    for number, line, row in iter_csv_rows(hashing, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS):
         try:
             parsed = _parse_row(number, row)
         except v.RowProblem as problem:
-            result.errors.append(RowError(number, problem.field, problem.code, problem.message))
+            result.errors.append(RowError(number, problem.field, problem.code, problem.message, line))
             continue
         if parsed.case_ref in seen:
             result.errors.append(
@@ -138,11 +148,16 @@ def import_cases(*, actor: Actor, stream: BinaryIO, filename: str = "", all_or_n
                     number,
                     "case_ref",
                     "invalid_value",
-                    f"case {parsed.case_ref} already appears in row {seen[parsed.case_ref]}",
+                    _l(
+                        "case %(case_ref)s already appears on line %(line)s",
+                        case_ref=parsed.case_ref,
+                        line=seen[parsed.case_ref],
+                    ),
+                    line,
                 )
             )
             continue
-        seen[parsed.case_ref] = number
+        seen[parsed.case_ref] = line
         batch.append(parsed)
         if len(batch) >= CHUNK:
             _apply(actor, batch, result)

@@ -17,7 +17,7 @@ from portal.cases.importing import RowError
 from portal.cases.models import Case, Placement
 from portal.csvfiles import iter_csv_rows
 from portal.db import utcnow
-from portal.errors import FileFormatError, PermissionDeniedError
+from portal.errors import FileFormatError, PermissionDeniedError, _l
 from portal.extensions import db
 from portal.security import Actor, Role
 
@@ -55,12 +55,12 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
     is rejected (recall it first). An unknown agency code rejects the whole file.
     """
     if not (actor.is_system or actor.role in (Role.LENDER_OPS, Role.ADMIN)):
-        raise PermissionDeniedError("only lender operations place cases")
+        raise PermissionDeniedError(_l("only lender operations place cases"))
     rows = list(iter_csv_rows(stream, required=("case_ref", "agency"), optional=("placed_at", "expires_at")))
     agencies = {a.code: a for a in db.session.execute(select(Agency)).scalars()}
-    for number, row in rows:
+    for _number, line, row in rows:
         if row["agency"].upper() not in agencies:
-            raise FileFormatError(f"row {number}: unknown agency {row['agency']!r}")
+            raise FileFormatError(_l("line %(line)s: unknown agency '%(code)s'", line=line, code=row["agency"]))
     open_counts = dict(
         db.session.execute(
             select(Placement.agency_id, func.count()).where(Placement.ended_at.is_(None)).group_by(Placement.agency_id)
@@ -68,7 +68,9 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
     )
     cases = {
         c.case_ref: c
-        for c in db.session.execute(select(Case).where(Case.case_ref.in_([r["case_ref"] for _, r in rows]))).scalars()
+        for c in db.session.execute(
+            select(Case).where(Case.case_ref.in_([r["case_ref"] for _, _, r in rows]))
+        ).scalars()
     }
     open_placements = {
         p.case_id: p
@@ -78,10 +80,10 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
     }
     result = PlaceResult()
     now = utcnow()
-    for number, row in rows:
+    for number, line, row in rows:
         agency = agencies[row["agency"].upper()]
         case = cases.get(row["case_ref"])
-        error = _check_row(number, row, case, agency, open_placements, open_counts)
+        error = _check_row(number, line, row, case, agency, open_placements, open_counts)
         if error:
             result.errors.append(error)
             continue
@@ -94,7 +96,13 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
             placed_at = parse_time(row["placed_at"], lender_timezone) if row.get("placed_at") else now
         except ValueError:
             result.errors.append(
-                RowError(number, "placed_at", "invalid_date", f"placed_at {row['placed_at']!r} is not an ISO 8601 time")
+                RowError(
+                    number,
+                    "placed_at",
+                    "invalid_date",
+                    _l("placed_at '%(value)s' is not an ISO 8601 time", value=row["placed_at"]),
+                    line,
+                )
             )
             continue
         try:
@@ -106,15 +114,23 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
         except ValueError:
             result.errors.append(
                 RowError(
-                    number, "expires_at", "invalid_date", f"expires_at {row['expires_at']!r} is not an ISO 8601 time"
+                    number,
+                    "expires_at",
+                    "invalid_date",
+                    _l("expires_at '%(value)s' is not an ISO 8601 time", value=row["expires_at"]),
+                    line,
                 )
             )
             continue
         if expires_at <= placed_at:
-            result.errors.append(RowError(number, "expires_at", "invalid_date", "expires_at must be after placed_at"))
+            result.errors.append(
+                RowError(number, "expires_at", "invalid_date", _l("expires_at must be after placed_at"), line)
+            )
             continue
         if expires_at <= now:
-            result.errors.append(RowError(number, "expires_at", "invalid_date", "expires_at is already in the past"))
+            result.errors.append(
+                RowError(number, "expires_at", "invalid_date", _l("expires_at is already in the past"), line)
+            )
             continue
         placement = Placement(
             case_id=case.id,
@@ -161,6 +177,7 @@ def place_cases(*, actor: Actor, stream: BinaryIO, lender_timezone: str) -> Plac
 
 def _check_row(
     number: int,
+    line: int,
     row: dict[str, str],
     case: Case | None,
     agency: Agency,
@@ -168,21 +185,37 @@ def _check_row(
     open_counts: dict[int, int],
 ) -> RowError | None:
     if case is None:
-        return RowError(number, "case_ref", "unknown_case", f"no case {row['case_ref']!r}")
+        return RowError(
+            number, "case_ref", "unknown_case", _l("no case '%(case_ref)s'", case_ref=row["case_ref"]), line
+        )
     current = open_placements.get(case.id)
     if current is not None:
         if current.agency_id == agency.id:
             return None
         return RowError(
-            number, "agency", "invalid_value", f"case {case.case_ref} is placed with another agency; recall it first"
+            number,
+            "agency",
+            "invalid_value",
+            _l("case %(case_ref)s is placed with another agency; recall it first", case_ref=case.case_ref),
+            line,
         )
     if case.status != "open":
-        return RowError(number, "case_ref", "invalid_value", f"case {case.case_ref} is {case.status}, not open")
+        return RowError(
+            number, "case_ref", "invalid_value", _l("case %(case_ref)s is not open", case_ref=case.case_ref), line
+        )
     if agency.status != "active":
-        return RowError(number, "agency", "invalid_value", f"agency {agency.code} is {agency.status}")
+        return RowError(number, "agency", "invalid_value", _l("agency %(code)s is not active", code=agency.code), line)
     if agency.capacity is not None and open_counts.get(agency.id, 0) >= agency.capacity:
         return RowError(
-            number, "agency", "invalid_value", f"agency {agency.code} is at its capacity of {agency.capacity} cases"
+            number,
+            "agency",
+            "invalid_value",
+            _l(
+                "agency %(code)s is at its capacity of %(capacity)s cases",
+                code=agency.code,
+                capacity=agency.capacity,
+            ),
+            line,
         )
     return None
 

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from portal.cases.models import FLAGS
+from portal.errors import Message, _l
 from portal.plugins.fields import normalise_phone
 from portal.plugins.records import PARTIES
 
@@ -15,7 +16,9 @@ _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-./]{0,39}$")
 
 
 class RowProblem(Exception):
-    def __init__(self, field: str, code: str, message: str) -> None:
+    """One bad value of a row; ``message`` is translated when shown."""
+
+    def __init__(self, field: str, code: str, message: Message) -> None:
         super().__init__(message)
         self.field = field
         self.code = code
@@ -25,16 +28,22 @@ class RowProblem(Exception):
 def required(row: dict[str, str], name: str, *, max_length: int = 200) -> str:
     value = row.get(name, "").strip()
     if not value:
-        raise RowProblem(name, "missing_field", f"{name} is required")
+        raise RowProblem(name, "missing_field", _l("%(field)s is required", field=name))
     if len(value) > max_length:
-        raise RowProblem(name, "invalid_value", f"{name} is longer than {max_length} characters")
+        raise RowProblem(
+            name, "invalid_value", _l("%(field)s is longer than %(length)s characters", field=name, length=max_length)
+        )
     return value
 
 
 def reference(row: dict[str, str], name: str) -> str:
     value = required(row, name, max_length=40)
     if not _REF.match(value):
-        raise RowProblem(name, "invalid_value", f"{name} {value!r} may hold only letters, digits and - _ . /")
+        raise RowProblem(
+            name,
+            "invalid_value",
+            _l("%(field)s '%(value)s' may hold only letters, digits and - _ . /", field=name, value=value),
+        )
     return value
 
 
@@ -48,9 +57,15 @@ def phones(row: dict[str, str]) -> list[tuple[str, str]]:
         party = party.strip() or "debtor"
         normalised = normalise_phone(number.strip())
         if normalised is None:
-            raise RowProblem("phones", "invalid_phone", f"{number.strip()!r} is not a CN mobile or E.164 number")
+            raise RowProblem(
+                "phones", "invalid_phone", _l("'%(phone)s' is not a CN mobile or E.164 number", phone=number.strip())
+            )
         if party not in PARTIES:
-            raise RowProblem("phones", "invalid_value", f"unknown party {party!r} for {number.strip()}")
+            raise RowProblem(
+                "phones",
+                "invalid_value",
+                _l("unknown party '%(party)s' for %(phone)s", party=party, phone=number.strip()),
+            )
         result.setdefault(normalised, party)
     return list(result.items())
 
@@ -63,11 +78,11 @@ def id_number(row: dict[str, str]) -> str:
     """
     value = required(row, "id_number", max_length=30).upper()
     if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
-        raise RowProblem("id_number", "invalid_value", "id_number must be an 18-character resident ID number")
+        raise RowProblem("id_number", "invalid_value", _l("id_number must be an 18-character resident ID number"))
     try:
         date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
-        raise RowProblem("id_number", "invalid_value", "id_number holds no valid birth date") from exc
+        raise RowProblem("id_number", "invalid_value", _l("id_number holds no valid birth date")) from exc
     return value
 
 
@@ -76,27 +91,35 @@ def amount(row: dict[str, str], name: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise RowProblem(name, "invalid_amount", f"{name} {text!r} is not a number") from exc
+        raise RowProblem(
+            name, "invalid_amount", _l("%(field)s '%(value)s' is not a number", field=name, value=text)
+        ) from exc
     if not value.is_finite() or value < 0:
-        raise RowProblem(name, "invalid_amount", f"{name} must be 0 or more")
+        raise RowProblem(name, "invalid_amount", _l("%(field)s must be 0 or more", field=name))
     if value != value.quantize(Decimal("0.01")):
-        raise RowProblem(name, "invalid_amount", f"{name} has more than 2 decimals")
+        raise RowProblem(name, "invalid_amount", _l("%(field)s has more than 2 decimals", field=name))
     if value >= Decimal("1e16"):
-        raise RowProblem(name, "invalid_amount", f"{name} is too large")
+        raise RowProblem(name, "invalid_amount", _l("%(field)s is too large", field=name))
     return value.quantize(Decimal("0.01"))
 
 
 def whole_number(row: dict[str, str], name: str) -> int:
     text = required(row, name)
     if not text.isdigit() or len(text) > 6:
-        raise RowProblem(name, "invalid_value", f"{name} {text!r} must be a whole number of days, 0 or more")
+        raise RowProblem(
+            name,
+            "invalid_value",
+            _l("%(field)s '%(value)s' must be a whole number of days, 0 or more", field=name, value=text),
+        )
     return int(text)
 
 
 def currency(row: dict[str, str]) -> str:
     value = required(row, "currency", max_length=3).upper()
     if not (len(value) == 3 and value.isalpha()):
-        raise RowProblem("currency", "invalid_value", f"currency {value!r} must be a 3-letter ISO 4217 code")
+        raise RowProblem(
+            "currency", "invalid_value", _l("currency '%(value)s' must be a 3-letter ISO 4217 code", value=value)
+        )
     return value
 
 
@@ -107,7 +130,7 @@ def timezone(row: dict[str, str]) -> str | None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise RowProblem("timezone", "invalid_value", f"unknown timezone {value!r}") from exc
+        raise RowProblem("timezone", "invalid_value", _l("unknown timezone '%(name)s'", name=value)) from exc
     return value
 
 
@@ -115,5 +138,5 @@ def flags(row: dict[str, str]) -> set[str]:
     values = {f.strip() for f in row.get("flags", "").split(";") if f.strip()}
     unknown = sorted(values - set(FLAGS))
     if unknown:
-        raise RowProblem("flags", "invalid_value", f"unknown flag(s) {', '.join(unknown)}")
+        raise RowProblem("flags", "invalid_value", _l("unknown flag(s) %(flags)s", flags=", ".join(unknown)))
     return values

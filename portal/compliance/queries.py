@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.cases.models import Case
 from portal.compliance.models import FINDING_STATUSES, Finding
-from portal.errors import ValidationError
+from portal.errors import ValidationError, _l
 from portal.extensions import db
 from portal.security import Actor
 
@@ -27,7 +27,9 @@ def list_findings(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """One page of findings (oldest first) and the id to continue after, or None at the end."""
     if status and status not in FINDING_STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(FINDING_STATUSES)}", field="status")
+        raise ValidationError(
+            _l("status must be one of %(statuses)s", statuses=", ".join(FINDING_STATUSES)), field="status"
+        )
     limit = max(1, min(limit, MAX_PAGE))
     query = select(Finding, Case.case_ref).join(Case, Case.id == Finding.case_id).order_by(Finding.id)
     if actor.is_agency:

@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from portal.cli import cli_actor, emit, fail, json_option, reports_errors
+from portal.errors import _l
 
 uploads_cli = AppGroup("uploads", help="Agency uploads.")
 adapters_cli = AppGroup("adapters", help="Installed file adapters.")
@@ -56,12 +57,12 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
 
     actor = cli_actor(email)
     if email and not actor.is_agency:
-        fail(f"{email} is not an agency user")
+        fail(_l("%(email)s is not an agency user", email=email))
     if actor.is_agency:
         from portal.agencies.models import Agency
 
         if db.session.get(Agency, actor.agency_id).code != agency_code.upper():
-            fail(f"{email} does not belong to agency {agency_code}")
+            fail(_l("%(email)s does not belong to agency %(code)s", email=email, code=agency_code))
     bar = _StderrProgress(progress)
     with file.open("rb") as stream:
         submission = submit_upload(
@@ -165,5 +166,5 @@ def worker_command(burst):
 
     url = current_app.config.get("PORTAL_REDIS_URL")
     if not url:
-        fail("PORTAL_REDIS_URL is not set: uploads are processed in-process, no worker is needed")
+        fail(_l("PORTAL_REDIS_URL is not set: uploads are processed in-process, no worker is needed"))
     Worker([QUEUE], connection=redis_connection(url)).work(burst=burst)

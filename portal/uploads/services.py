@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
+from flask_babel import force_locale, get_locale
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -14,9 +16,19 @@ from portal.agencies.models import Agency
 from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
-from portal.errors import NotFoundError, PermissionDeniedError, PortalError, ValidationError
+from portal.errors import NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
 from portal.extensions import db
-from portal.plugins import AmbiguousFormatError, UnknownFormatError, choose_format, get_format, read_sample
+from portal.i18n import kind_label
+from portal.plugins import (
+    AmbiguousFormatError,
+    RegisteredFormat,
+    UnknownFormatError,
+    get_format,
+    list_formats,
+    read_sample,
+    sniff,
+)
+from portal.plugins.manager import AMBIGUITY_MARGIN, MIN_CONFIDENCE
 from portal.plugins.records import KINDS
 from portal.security import Actor, Role
 from portal.uploads.models import Upload, UploadError, progress_percent
@@ -32,9 +44,25 @@ class AmbiguousUploadError(PortalError):
     status = 422
 
     def __init__(self, candidates: list[dict[str, Any]]) -> None:
-        names = ", ".join(f"{c['adapter']}/{c['format']}" for c in candidates)
-        super().__init__(f"more than one adapter can read this file ({names}); choose one with adapter=")
+        super().__init__(
+            _l(
+                "more than one format can read this file (%(names)s); choose one with adapter=",
+                names=LazyString(candidate_names, candidates),
+            )
+        )
         self.candidates = candidates
+
+
+def format_label(registered: RegisteredFormat) -> str:
+    """The format's label in the current language (English outside a request)."""
+    locale = get_locale()
+    return registered.format.label_for(str(locale) if locale else "en")
+
+
+def candidate_names(candidates: list[dict[str, Any]]) -> str:
+    """``label (format key)`` of each candidate, for a person choosing among them."""
+    labels = {item.key: format_label(item) for item in list_formats(plugin_manager())}
+    return ", ".join(f"{labels.get(c['format'], c['format'])} ({c['format']})" for c in candidates)
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,60 @@ def storage_root() -> Path:
     return Path(current_app.config["PORTAL_STORAGE_DIR"])
 
 
+def formats_for(agency_code: str | None) -> list[RegisteredFormat]:
+    """The formats an agency may upload in: the shared ones and its own private mappings.
+
+    Another agency's private format (``AdapterFormat.agency``) is not offered, not detected and
+    not accepted by name: to the agency it does not exist. ``None`` (lender staff) gives all.
+    """
+    formats = list_formats(plugin_manager())
+    if agency_code is None:
+        return formats
+    code = agency_code.upper()
+    return [item for item in formats if item.format.agency is None or item.format.agency.upper() == code]
+
+
+def choose_format(
+    sample: bytes, filename: str | None, kind: str, requested: str | None = None, *, agency_code: str | None
+) -> str:
+    """The format key to read a file with, among the formats ``formats_for(agency_code)`` allows.
+
+    The same rules as ``portal.plugins.choose_format`` (a format key used as is, an adapter's
+    formats or all of them sniffed, MIN_CONFIDENCE and AMBIGUITY_MARGIN), applied to the
+    agency's formats only, with messages in the user's language. Raises the plugins'
+    UnknownFormatError or AmbiguousFormatError.
+    """
+    visible = formats_for(agency_code)
+    formats = [item for item in visible if kind in item.format.kinds]
+    kind_name = LazyString(kind_label, kind)
+    if requested:
+        exact = [item for item in visible if item.key == requested]
+        if exact:
+            if kind not in exact[0].format.kinds:
+                raise UnknownFormatError(
+                    _l("the format '%(format)s' does not read %(kind)s", format=requested, kind=kind_name)
+                )
+            return requested
+        formats = [item for item in formats if item.adapter == requested]
+        if not formats:
+            raise UnknownFormatError(
+                _l("no installed adapter or format called '%(name)s' reads %(kind)s", name=requested, kind=kind_name)
+            )
+        if len(formats) == 1:
+            return formats[0].key
+    allowed = {item.key for item in formats}
+    ranked = [item for item in sniff(plugin_manager(), sample, filename) if item.format_key in allowed]
+    strong = [item for item in ranked if item.confidence >= MIN_CONFIDENCE]
+    if not strong:
+        raise UnknownFormatError(
+            _l("no installed adapter recognises this file as %(kind)s", kind=kind_name), ranked[:3]
+        )
+    close = [item for item in strong if item.confidence >= strong[0].confidence - AMBIGUITY_MARGIN]
+    if len(close) > 1:
+        raise AmbiguousFormatError(close)
+    return strong[0].format_key
+
+
 def uploads_visible_to(actor: Actor) -> Select[tuple[Upload]]:
     """Agency users see their agency's uploads; lender staff every agency's."""
     query = select(Upload)
@@ -62,7 +144,7 @@ def uploads_visible_to(actor: Actor) -> Select[tuple[Upload]]:
 def require_upload(*, actor: Actor, upload_id: int) -> Upload:
     upload = db.session.execute(uploads_visible_to(actor).where(Upload.id == upload_id)).scalar_one_or_none()
     if upload is None:
-        raise NotFoundError(f"no upload {upload_id}")
+        raise NotFoundError(_l("no upload %(id)s", id=upload_id))
     return upload
 
 
@@ -71,15 +153,15 @@ def _uploading_agency(actor: Actor, agency_code: str | None) -> Agency:
         agency = db.session.get(Agency, actor.agency_id)
     elif actor.is_system:
         if not agency_code:
-            raise ValidationError("name the agency whose file this is", field="agency")
+            raise ValidationError(_l("name the agency whose file this is"), field="agency")
         agency = db.session.execute(select(Agency).where(Agency.code == agency_code.upper())).scalar_one_or_none()
         if agency is None:
-            raise ValidationError(f"unknown agency {agency_code!r}", field="agency")
+            raise ValidationError(_l("unknown agency '%(code)s'", code=agency_code), field="agency")
     else:
-        raise PermissionDeniedError("only agency users upload files")
+        raise PermissionDeniedError(_l("only agency users upload files"))
     assert agency is not None
     if agency.status != "active":
-        raise PermissionDeniedError(f"agency {agency.code} is {agency.status}; uploads are closed")
+        raise PermissionDeniedError(_l("agency %(code)s is not active; uploads are closed", code=agency.code))
     return agency
 
 
@@ -98,7 +180,7 @@ def submit_upload(
     two formats read the file equally well; a file no adapter reads is recorded as rejected.
     """
     if kind not in KINDS:
-        raise ValidationError(f"kind must be contacts or settlements, not {kind!r}", field="kind")
+        raise ValidationError(_l("kind must be contacts or settlements, not '%(kind)s'", kind=kind), field="kind")
     agency = _uploading_agency(actor, agency_code)
     stored = store_stream(storage_root(), stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
     filename = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
@@ -119,7 +201,7 @@ def submit_upload(
         status="queued",
     )
     try:
-        format_key = choose_format(plugin_manager(), sample, filename, kind, requested)
+        format_key = choose_format(sample, filename, kind, requested, agency_code=agency.code)
     except AmbiguousFormatError as exc:
         candidates = [
             {"adapter": c.adapter, "format": c.format_key, "confidence": round(c.confidence, 2)} for c in exc.candidates
@@ -134,7 +216,10 @@ def submit_upload(
         upload.adapter = requested
         db.session.add(upload)
         db.session.flush()
-        db.session.add(UploadError(upload_id=upload.id, row=0, field="", code="unknown_format", message=str(exc)))
+        # Stored in English, as the adapters' row messages are: the row outlives the request's language.
+        with force_locale("en"):
+            message = str(exc)
+        db.session.add(UploadError(upload_id=upload.id, row=0, field="", code="unknown_format", message=message))
         record_event(
             actor=actor,
             action=AuditTag.UPLOAD_REJECT,
@@ -210,7 +295,7 @@ def _duplicate(actor: Actor, existing: Upload) -> Submission:
 def original_file(*, actor: Actor, upload_id: int) -> tuple[Upload, Path]:
     """The stored original, for lender staff only (agency users have their own copy)."""
     if actor.is_agency:
-        raise PermissionDeniedError("only lender staff download original files")
+        raise PermissionDeniedError(_l("only lender staff download original files"))
     upload = require_upload(actor=actor, upload_id=upload_id)
     return upload, blob_path(storage_root(), upload.sha256)
 
@@ -249,8 +334,16 @@ def upload_summary(upload: Upload, *, duplicate: bool = False, with_receipt: boo
         "findings_total": upload.findings_total,
         "created_at": upload.created_at.isoformat(),
         "completed_at": upload.completed_at.isoformat() if upload.completed_at else None,
+        # Contract 4.4's four keys (message in the reader's language), then where the user finds the row.
         "errors": [
-            {"row": e.row, "field": e.field, "code": e.code, "message": e.message}
+            {
+                "row": e.row,
+                "field": e.field,
+                "code": e.code,
+                "message": e.shown_message,
+                "column": e.column,
+                "line": e.line,
+            }
             for e in upload_errors(upload, SUMMARY_ERRORS)
         ],
     }
@@ -287,11 +380,11 @@ def check_file(
     from portal.plugins import ParseContext, RowIssue, parse
 
     if kind not in KINDS:
-        raise ValidationError(f"kind must be contacts or settlements, not {kind!r}", field="kind")
+        raise ValidationError(_l("kind must be contacts or settlements, not '%(kind)s'", kind=kind), field="kind")
     sample = read_sample(stream)
     stream.seek(0)
     try:
-        format_key = choose_format(plugin_manager(), sample, filename, kind, adapter)
+        format_key = choose_format(sample, filename, kind, adapter, agency_code=None)
     except AmbiguousFormatError as exc:
         raise AmbiguousUploadError(
             [
@@ -300,7 +393,7 @@ def check_file(
             ]
         ) from exc
     except UnknownFormatError as exc:
-        raise PortalError(str(exc), code="unknown_format") from exc
+        raise PortalError(exc.args[0], code="unknown_format") from exc
     registered = get_format(plugin_manager(), format_key)
     rows: set[int] = set()
     bad: set[int] = set()
@@ -314,7 +407,16 @@ def check_file(
             if item.row:
                 bad.add(item.row)
             if len(errors) < max_errors:
-                errors.append({"row": item.row, "field": item.field, "code": item.code, "message": item.message})
+                errors.append(
+                    {
+                        "row": item.row,
+                        "field": item.field,
+                        "code": item.code,
+                        "message": item.message,
+                        "column": item.column,
+                        "line": item.line,
+                    }
+                )
     return {
         "adapter": registered.adapter,
         "format": format_key,

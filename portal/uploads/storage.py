@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from portal.errors import PortalError
+from portal.errors import PortalError, _l
 
 CHUNK = 1 << 20
 
@@ -44,7 +44,7 @@ def store_stream(root: Path, stream: BinaryIO, *, max_bytes: int) -> StoredFile:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise TooLargeError(f"the file is larger than {max_bytes // (1024 * 1024)} MB")
+                    raise TooLargeError(_l("the file is larger than %(mb)s MB", mb=max_bytes // (1024 * 1024)))
                 digest.update(chunk)
                 out.write(chunk)
         sha256 = digest.hexdigest()

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal.agencies.services import list_agencies
@@ -25,7 +26,6 @@ from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PortalError
 from portal.extensions import db
-from portal.plugins import list_formats
 from portal.security import AGENCY_ROLES, Role, current_actor, roles_required
 from portal.uploads import services
 from portal.uploads.exports import errors_csv
@@ -37,12 +37,12 @@ bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 ALL_ROLES = tuple(Role)
 
 
-def _form() -> UploadForm:
+def _form(agency_code: str | None) -> UploadForm:
+    """The upload form, offering the formats this agency may use, by their translated labels."""
     form = UploadForm()
     form.kind.choices = [SelectChoice("contacts", _("contact records")), SelectChoice("settlements", _("settlements"))]
-    formats = list_formats(services.plugin_manager())
     form.adapter.choices = [SelectChoice("", _("detect automatically"))] + [
-        SelectChoice(f.key, f"{f.adapter} · {f.format.label}") for f in formats
+        SelectChoice(f.key, f"{services.format_label(f)} · {f.adapter}") for f in services.formats_for(agency_code)
     ]
     return form
 
@@ -51,7 +51,7 @@ def _form() -> UploadForm:
 @roles_required(*ALL_ROLES)
 def index():
     actor = current_actor()
-    form = _form() if actor.role in AGENCY_ROLES else None
+    form = _form(current_user.agency.code) if actor.role in AGENCY_ROLES else None
     if form is not None and form.validate_on_submit():
         upload_file = form.file.data
         try:
@@ -66,7 +66,7 @@ def index():
             flash(
                 _(
                     "More than one format fits this file. Choose one: %(names)s",
-                    names=", ".join(f"{c['adapter']} · {c['format']}" for c in exc.candidates),
+                    names=services.candidate_names(exc.candidates),
                 ),
                 "error",
             )

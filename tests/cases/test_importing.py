@@ -127,11 +127,12 @@ def test_cli_import_reports_json_and_errors_on_stderr(runner, ctx, tmp_path):
     assert (summary["inserted"], summary["rejected"]) == (1, 1)
     assert summary["errors"][0] == {
         "row": 2,
+        "line": 3,  # the header is line 1
         "field": "outstanding_balance",
         "code": "invalid_amount",
         "message": "outstanding_balance must be 0 or more",
     }
-    assert "row 2: outstanding_balance: invalid_amount" in result.stderr
+    assert "line 3: outstanding_balance: invalid_amount: outstanding_balance must be 0 or more" in result.stderr
 
 
 def test_cli_import_of_a_gbk_file_is_one_line_on_stderr_and_non_zero(runner, ctx):

@@ -65,11 +65,13 @@ def test_rows_are_rejected_with_reasons(cases):
         (4, "expires_at", "invalid_date"),
         (7, "agency", "invalid_value"),
     ]
-    assert "capacity of 2" in result.errors[-1].message
+    assert "capacity of 2" in str(result.errors[-1].message)
+    # Lines as a spreadsheet numbers them: the header is line 1.
+    assert [e.line for e in result.errors] == [2, 3, 4, 5, 8]
 
 
 def test_an_unknown_agency_rejects_the_whole_file(cases):
-    with pytest.raises(FileFormatError, match="row 2: unknown agency 'XX'"):
+    with pytest.raises(FileFormatError, match="line 3: unknown agency 'XX'"):
         place_file(b"case_ref,agency\nZY202600001,ZC\nZY202600002,XX\n")
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Placement)).scalar() == 0
@@ -80,7 +82,7 @@ def test_cli_place_with_an_unknown_agency_is_one_line_and_non_zero(runner, cases
     path.write_text("case_ref,agency\nZY202600001,NOPE\n")
     result = runner.invoke(args=["cases", "place", str(path), "--json"])
     assert result.exit_code == 1 and result.stdout == ""
-    assert result.stderr == "error: row 1: unknown agency 'NOPE'\n"
+    assert result.stderr == "error: line 2: unknown agency 'NOPE'\n"
     path.write_text("case_ref,agency\nZY202600001,ZC\n")
     ok = runner.invoke(args=["cases", "place", str(path), "--json"])
     assert json.loads(ok.stdout)["by_agency"] == {"ZC": 1}

@@ -6,10 +6,15 @@ import csv
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import requests
 
 from portal.client import CASE_COLUMNS, main
 from tests.conftest import DATA
@@ -207,3 +212,98 @@ def test_a_saved_receipt_verifies_offline_and_a_tampered_one_does_not(portal_env
     forged.write_text(json.dumps(receipt), encoding="utf-8")
     code, out, err = run(capsys, "verify-receipt", str(forged))
     assert code == 1 and err.startswith("receipt NOT valid:")
+
+
+def contacts_with_a_bad_row(tmp_path: Path) -> Path:
+    lines = Path(CONTACTS).read_text(encoding="utf-8").splitlines()
+    bad = "ZY202600001,not a time,call,debtor,13177777868,no_answer,,,,,ZC001,,"
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join([*lines[:3], bad]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rows_rejected_exit_0_with_a_warning_and_4_with_fail_on_rejected(portal_env, capsys, tmp_path):
+    path = contacts_with_a_bad_row(tmp_path)
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--wait", "--json")
+    summary = json.loads(out)
+    assert code == 0, err
+    assert (summary["status"], summary["rows_accepted"], summary["rows_rejected"]) == ("completed", 2, 1)
+    assert f"warning: 1 of 3 rows of upload {summary['id']} were rejected" in err
+
+    # The nightly job's way: the same file again is a duplicate whose rows were still rejected.
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--fail-on-rejected", "--json", "-q")
+    assert code == 4, err
+    again = json.loads(out)
+    assert again["duplicate"] is True and again["id"] == summary["id"]
+    assert set(again) == set(summary)  # --json keeps the upload object's shape
+    code, out, _ = run(capsys, "errors", str(again["id"]))
+    assert code == 0 and [r["code"] for r in csv.DictReader(io.StringIO(out))] == ["invalid_date"]
+
+
+def test_an_agents_human_output_shows_times_in_the_agencys_timezone(portal_env, capsys, tmp_path):
+    code, out, _ = run(capsys, "upload", CONTACTS, "--kind", "contacts", "--wait", "--json", "-q")
+    utc = json.loads(out)
+    assert code == 0 and utc["created_at"].endswith(("Z", "+00:00"))
+
+    code, out, err = run(capsys, "status", str(utc["id"]))
+    shown = json.loads(out)
+    assert code == 0, err
+    expected = datetime.fromisoformat(utc["created_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert shown["created_at"] == f"{expected:%Y-%m-%d %H:%M:%S} +08:00"
+    assert shown["completed_at"].endswith(" +08:00")
+
+    target = tmp_path / "cases.csv"
+    assert run(capsys, "cases", "-o", str(target))[0] == 0
+    with target.open(encoding="utf-8", newline="") as handle:
+        placed = [row["placed_at"] for row in csv.DictReader(handle)]
+    assert placed and all(value.endswith("+08:00") for value in placed)
+
+    code, out, _ = run(capsys, "me", "--json")
+    assert code == 0 and json.loads(out) | {"locale": None} == {
+        "email": "agent@zc.example.com",
+        "role": "agency_agent",
+        "agency": "ZC",
+        "timezone": "Asia/Shanghai",
+        "locale": None,
+    }
+
+
+def test_an_agency_pins_the_public_key_and_verifies_its_receipt_with_it(portal_env, capsys, tmp_path):
+    code, out, err = run(capsys, "upload", CONTACTS, "--kind", "contacts", "--json", "--receipt-dir", str(tmp_path))
+    assert code == 0, err
+    receipt_path = tmp_path / f"upload-{json.loads(out)['id']}-receipt.json"
+    receipt = json.loads(receipt_path.read_text(encoding="utf-8"))
+
+    pin = tmp_path / "audit-key.json"
+    code, _, err = run(capsys, "public-key", "-o", str(pin))
+    key = json.loads(pin.read_text(encoding="utf-8"))
+    assert code == 0, err
+    assert key["algorithm"] == "Ed25519" and key["key_id"] == receipt["checkpoint"]["key_id"]
+    assert key["public_key"] == receipt["checkpoint"]["public_key"]
+    assert f"--trusted-key-file {pin}" in err
+
+    code, out, _ = run(capsys, "verify-receipt", str(receipt_path), "--trusted-key-file", str(pin))
+    assert code == 0 and "(a trusted key)" in out
+
+    # A receipt signed by some other key does not verify against the pin, even though it is intact.
+    other = tmp_path / "other-key.json"
+    other.write_text(json.dumps(key | {"key_id": "0" * 16, "public_key": "A" * 43 + "="}), encoding="utf-8")
+    code, _, err = run(capsys, "verify-receipt", str(receipt_path), "--trusted-key-file", str(other))
+    assert code == 1 and "not signed by a trusted key" in err
+
+    # The agency may read the key, and still not the lender's audit trail.
+    with requests.get(
+        f"{portal_env['PORTAL_URL']}/api/v1/audit/checkpoint",
+        headers={"Authorization": f"Bearer {portal_env['PORTAL_TOKEN']}"},
+        timeout=30,
+    ) as response:
+        assert response.status_code == 403
+
+
+def test_verify_receipt_prints_the_signing_time_in_utc_offline_or_in_the_given_zone(portal_env, capsys, tmp_path):
+    code, out, _ = run(capsys, "upload", CONTACTS, "--kind", "contacts", "--json", "-q", "--receipt-dir", str(tmp_path))
+    receipt_path = tmp_path / f"upload-{json.loads(out)['id']}-receipt.json"
+    code, out, _ = run(capsys, "verify-receipt", str(receipt_path))
+    assert code == 0 and re.search(r"signed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00 by key", out)
+    code, out, _ = run(capsys, "verify-receipt", str(receipt_path), "--timezone", "Asia/Shanghai")
+    assert code == 0 and re.search(r"signed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00 by key", out)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 
+import pytest
 from werkzeug.wrappers import Request, Response
 
 from portal.client import MultipartBody, cell, main
@@ -189,3 +190,146 @@ def test_a_missing_file_is_a_usage_error(stub_server, capsys, tmp_path):
     stub_server(lambda request: as_json(summary()))
     code, _, err = run(capsys, "upload", str(tmp_path / "nope.csv"), "--kind", "contacts")
     assert code == 2 and "no such file" in err
+
+
+def rows_rejected_server(stub_server, seen: list[str]):
+    """POST answers queued; the poll answers completed with 2 of 5 rows rejected."""
+
+    def handler(request: Request) -> Response:
+        seen.append(f"{request.method} {request.path}")
+        if request.method == "POST":
+            request.files["file"].read()
+            return as_json(summary(status="queued", progress=0), 202)
+        if request.path == "/api/v1/me":
+            return as_json({"timezone": "Asia/Shanghai"})
+        return as_json(summary(rows_total=5, rows_accepted=3, rows_rejected=2))
+
+    stub_server(handler)
+
+
+def test_rows_rejected_warn_and_exit_0_by_default(stub_server, capsys, tmp_path):
+    seen: list[str] = []
+    rows_rejected_server(stub_server, seen)
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--wait", "--interval", "0", "-q")
+    assert code == 0, err
+    assert json.loads(out)["rows_rejected"] == 2
+    assert (
+        "portal-client: warning: 2 of 5 rows of upload 7 were rejected; "
+        "every rejected row: portal-client errors 7 -o errors.csv\n"
+    ) in err  # said even with --quiet
+
+
+def test_fail_on_rejected_exits_4_and_waits_by_itself(stub_server, capsys, tmp_path):
+    seen: list[str] = []
+    rows_rejected_server(stub_server, seen)
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--fail-on-rejected", "--json")
+    assert code == 4, err
+    assert seen[:2] == ["POST /api/v1/uploads", "GET /api/v1/uploads/7"]  # no --wait, still waited
+    assert "GET /api/v1/me" not in seen  # --json shows the API's own times: no need to ask
+    assert json.loads(out) == summary(rows_total=5, rows_accepted=3, rows_rejected=2)
+    assert "warning: 2 of 5 rows of upload 7 were rejected" in err
+
+
+def test_fail_on_rejected_with_no_rejected_rows_exits_0(stub_server, capsys, tmp_path):
+    stub_server(lambda request: as_json(summary(), 202 if request.method == "POST" else 200))
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    code, _, err = run(capsys, "upload", str(path), "--kind", "contacts", "--fail-on-rejected", "-q")
+    assert code == 0 and "warning" not in err
+
+
+def test_a_rejected_file_stays_1_with_fail_on_rejected(stub_server, capsys, tmp_path):
+    stub_server(lambda request: as_json(summary(status="rejected", rows_accepted=0, rows_rejected=2), 202))
+    path = tmp_path / "f.csv"
+    path.write_text("a\n")
+    code, _, err = run(capsys, "upload", str(path), "--kind", "settlements", "--fail-on-rejected", "--json")
+    assert code == 1 and "warning" not in err and "portal-client errors 7" in err
+
+
+@pytest.mark.parametrize("status, code", [(401, "unauthorized"), (403, "forbidden")])
+def test_a_refused_token_or_role_exits_5(stub_server, capsys, status, code):
+    stub_server(lambda request: as_json({"error": {"code": code, "message": "no"}}, status))
+    assert run(capsys, "status", "3") == (5, "", f"error: {code}: no\n")
+
+
+def timed_server(stub_server, zone: str | None = "Asia/Shanghai", me_status: int = 200) -> list[str]:
+    seen: list[str] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.path)
+        if request.path == "/api/v1/me":
+            if me_status != 200:
+                return as_json({"error": {"code": "not_found", "message": "no such page"}}, me_status)
+            return as_json({"email": "a@zc", "role": "agency_agent", "agency": "ZC", "timezone": zone})
+        return as_json(summary(created_at="2026-12-02T12:56:59Z", completed_at="2026-12-02T12:57:03.5+00:00"))
+
+    stub_server(handler)
+    return seen
+
+
+def test_human_output_shows_times_on_the_accounts_clock_and_json_keeps_utc(stub_server, capsys):
+    seen = timed_server(stub_server)
+    code, out, err = run(capsys, "status", "7")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["created_at"] == "2026-12-02 20:56:59 +08:00"
+    assert shown["completed_at"] == "2026-12-02 20:57:03 +08:00"
+    assert seen == ["/api/v1/uploads/7", "/api/v1/me"]
+    code, out, _ = run(capsys, "status", "7", "--json")
+    assert json.loads(out)["created_at"] == "2026-12-02T12:56:59Z"
+
+
+@pytest.mark.parametrize(
+    "how, expected",
+    [
+        (["--timezone", "America/New_York"], "2026-12-02 07:56:59 -05:00"),
+        (["--timezone", "Asia/Kolkata"], "2026-12-02 18:26:59 +05:30"),
+        (["--timezone", "UTC"], "2026-12-02 12:56:59 +00:00"),
+    ],
+)
+def test_timezone_option_overrides_the_portal(stub_server, capsys, how, expected):
+    seen = timed_server(stub_server)
+    code, out, _ = run(capsys, "status", "7", *how)
+    assert code == 0 and json.loads(out)["created_at"] == expected
+    assert "/api/v1/me" not in seen
+
+
+def test_the_timezone_variable_overrides_the_portal(stub_server, capsys, monkeypatch):
+    timed_server(stub_server)
+    monkeypatch.setenv("PORTAL_CLIENT_TIMEZONE", "Europe/Berlin")
+    code, out, _ = run(capsys, "status", "7")
+    assert code == 0 and json.loads(out)["created_at"] == "2026-12-02 13:56:59 +01:00"
+
+
+def test_an_unknown_timezone_is_a_usage_error_before_any_request(stub_server, capsys):
+    seen = timed_server(stub_server)
+    code, out, err = run(capsys, "status", "7", "--timezone", "Mars/Olympus")
+    assert (code, out, seen) == (2, "", [])
+    assert "unknown timezone 'Mars/Olympus'" in err
+
+
+def test_a_portal_without_me_leaves_times_in_utc_with_a_note(stub_server, capsys):
+    timed_server(stub_server, me_status=404)
+    code, out, err = run(capsys, "status", "7")
+    assert code == 0
+    assert json.loads(out)["created_at"] == "2026-12-02 12:56:59 +00:00"
+    assert "times are shown in UTC" in err and "PORTAL_CLIENT_TIMEZONE" in err
+
+
+def test_cases_csv_times_are_iso_8601_on_the_agencys_clock(stub_server, capsys):
+    def handler(request: Request) -> Response:
+        if request.path == "/api/v1/me":
+            return as_json({"timezone": "Asia/Shanghai"})
+        item = {"case_ref": "C1", "placed_at": "2026-11-30T16:30:00Z", "placement_expires_at": None}
+        return as_json({"items": [item | {"promise_date": "2026-12-01"}], "next": None})
+
+    stub_server(handler)
+    code, out, _ = run(capsys, "cases")
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert row["placed_at"] == "2026-12-01T00:30:00+08:00" and row["placement_expires_at"] == ""
+    assert row["promise_date"] == "2026-12-01"  # a date is no moment: left as it is

@@ -3,24 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+INSTALL_LOG := $(VENV)/install.log
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: install run test lint format translations clean
 
+# The installer's hundred-odd lines go to $(INSTALL_LOG), shown only when the install fails.
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the portal into $(VENV) (log: $(INSTALL_LOG)) ..."
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e '.[test]'; } >$(INSTALL_LOG) 2>&1 \
+	  || { cat $(INSTALL_LOG); echo "make: the install failed; its log is $(INSTALL_LOG)" >&2; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+# Migrate and seed quietly (their output is shown only on failure), then the demo logins and the
+# URL as the last lines before the server's own. `make run PORT=5001 HOST=0.0.0.0` picks another.
 run: install
-	$(BIN)/flask db upgrade
-	$(BIN)/flask demo seed
-	@echo "Serving on http://$(HOST):$(PORT) (Ctrl+C stops)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@$(BIN)/flask db upgrade >$(VENV)/run.log 2>&1 || { cat $(VENV)/run.log; exit 1; }
+	@echo
+	@$(BIN)/flask demo seed 2>>$(VENV)/run.log || { cat $(VENV)/run.log; exit 1; }
+	@echo
+	@echo "Open http://$(HOST):$(PORT)/ and sign in with one of the logins above (Ctrl+C stops the server)."
+	@echo
+	@$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from portal.api import bp
+from portal.cases import activity as case_page
 from portal.cases import services
 from portal.errors import PortalError, ValidationError, _l
 
@@ -37,7 +38,7 @@ def list_cases():
         raise PortalError(exc.text, code="invalid_parameter") from exc
     return jsonify(
         {
-            "items": [services.case_summary(g.actor, case, placement) for case, placement in page.rows],
+            "items": services.page_summaries(g.actor, page),
             "next": page.next_cursor,
         }
     )
@@ -47,3 +48,16 @@ def list_cases():
 def get_case(case_ref: str):
     case = services.open_case_record(actor=g.actor, case_ref=case_ref)
     return jsonify(services.case_detail(g.actor, case))
+
+
+@bp.get("/cases/<case_ref>/contacts")
+def list_case_contacts(case_ref: str):
+    """The case's contacts the caller may see, newest first; phones masked as on the case page."""
+    case = services.open_case_record(actor=g.actor, case_ref=case_ref)
+    try:
+        page = case_page.case_contacts(
+            actor=g.actor, case=case, before=request.args.get("cursor") or None, limit=_limit()
+        )
+    except ValidationError as exc:
+        raise PortalError(exc.text, code="invalid_parameter") from exc
+    return jsonify({"items": [case_page.contact_record(line, case) for line in page.lines], "next": page.next_cursor})

@@ -7,20 +7,24 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, exists, or_, select, tuple_
 from sqlalchemy.orm import aliased, selectinload
 
 from portal.agencies.models import Agency
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.cases.masking import mask_id_number, mask_name, mask_phone
-from portal.cases.models import CASE_STATUSES, Case, Customer, Placement
+from portal.cases.models import CASE_STATUSES, Case, CaseFlag, Customer, Placement
 from portal.db import utcnow
 from portal.errors import NotFoundError, ValidationError
 from portal.extensions import db
+from portal.money.balances import CaseBalance, case_balances
 from portal.security import Actor
+
+if TYPE_CHECKING:
+    from portal.cases.activity import CaseActivity
 
 PLACEMENT_VIEWS = ("current", "ended", "any", "unplaced")
 BUCKET_CHOICES = ("M0", "M1", "M2", "M3", "M4+")
@@ -80,13 +84,16 @@ class CasePage:
     rows: list[tuple[Case, Placement | None]]
     next_cursor: str | None
     filters: CaseFilters = field(default_factory=CaseFilters)
+    # Per case id of ``rows``: its current flags and its balance as the viewer may read it.
+    flags: dict[int, list[CurrentFlag]] = field(default_factory=dict)
+    balances: dict[int, CaseBalance] = field(default_factory=dict)
 
 
-def _encode_cursor(values: list[Any]) -> str:
+def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> list[Any]:
+def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -185,7 +192,7 @@ def list_cases(
     column, descending = SORTS[filters.sort]
     tie = TIE_BREAKERS.get(filters.sort, Case.id)
     if cursor:
-        value, last_id = _decode_cursor(cursor)
+        value, last_id = decode_cursor(cursor)
         key = (_parse_cursor_value(filters.sort, value), int(last_id))
         if filters.sort == "case_ref":
             query = query.where(Case.case_ref > key[0])
@@ -209,8 +216,52 @@ def list_cases(
     if len(rows) > limit:
         rows = rows[:limit]
         last_case, last_placement = rows[-1]
-        next_cursor = _encode_cursor([_cursor_value(filters.sort, last_case, last_placement), last_case.id])
-    return CasePage(rows=rows, next_cursor=next_cursor, filters=filters)
+        next_cursor = encode_cursor([_cursor_value(filters.sort, last_case, last_placement), last_case.id])
+    case_ids = [case.id for case, _ in rows]
+    return CasePage(
+        rows=rows,
+        next_cursor=next_cursor,
+        filters=filters,
+        flags=current_flags(case_ids),
+        balances=case_balances(
+            [(case.id, case.outstanding_balance) for case, _ in rows],
+            agency_id=actor.agency_id if actor.is_agency else None,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CurrentFlag:
+    flag: str
+    since: datetime
+
+
+def _in_force(history: list[CaseFlag], now: datetime) -> list[CurrentFlag]:
+    """Flags whose history holds them at ``now``, each once with the start of its current spell."""
+    held: dict[str, CurrentFlag] = {}
+    for flag in sorted(history, key=lambda f: f.effective_from):
+        if flag.effective_from <= now and (flag.effective_to is None or flag.effective_to > now):
+            held.setdefault(flag.flag, CurrentFlag(flag.flag, flag.effective_from))
+    return sorted(held.values(), key=lambda f: f.flag)
+
+
+def current_flags(case_ids: list[int], *, now: datetime | None = None) -> dict[int, list[CurrentFlag]]:
+    """The flags in force now on each case, from its flag history, in one query (a list page's worth)."""
+    now = now or utcnow()
+    history: dict[int, list[CaseFlag]] = {case_id: [] for case_id in case_ids}
+    if case_ids:
+        for flag in db.session.execute(
+            select(CaseFlag).where(
+                CaseFlag.case_id.in_(case_ids), or_(CaseFlag.effective_to.is_(None), CaseFlag.effective_to > now)
+            )
+        ).scalars():
+            history[flag.case_id].append(flag)
+    return {case_id: _in_force(flags, now) for case_id, flags in history.items()}
+
+
+def case_flags(case: Case, *, now: datetime | None = None) -> list[CurrentFlag]:
+    """The flags in force now on a case loaded with its flag history (``require_case``)."""
+    return _in_force(case.flags, now or utcnow())
 
 
 def _search(actor: Actor, query: Select[Any], q: str) -> Select[Any]:
@@ -285,8 +336,10 @@ def open_case_record(*, actor: Actor, case_ref: str) -> Case:
     return case
 
 
-def case_summary(actor: Actor, case: Case, placement: Placement | None) -> dict[str, Any]:
-    """The contract 4.1 case object."""
+def case_summary(
+    actor: Actor, case: Case, placement: Placement | None, *, flags: list[CurrentFlag], balance: CaseBalance
+) -> dict[str, Any]:
+    """The contract 4.1 case object, with the case's current flags and its balance after reported payments."""
     return {
         "case_ref": case.case_ref,
         "status": case.status,
@@ -297,46 +350,43 @@ def case_summary(actor: Actor, case: Case, placement: Placement | None) -> dict[
         "placed_at": placement.placed_at.isoformat() if placement else None,
         "placement_expires_at": placement.expires_at.isoformat() if placement else None,
         "agency": placement.agency.code if placement else None,
+        "balance_after_reported": f"{balance.after_reported:.2f}",
+        "flags": [f.flag for f in flags],
     }
 
 
-@dataclass(frozen=True)
-class CaseActivity:
-    contacts: int
-    settled: Decimal
-    recent_contacts: list[Any]
+def page_summaries(actor: Actor, page: CasePage) -> list[dict[str, Any]]:
+    return [
+        case_summary(actor, case, placement, flags=page.flags[case.id], balance=page.balances[case.id])
+        for case, placement in page.rows
+    ]
 
 
-def case_activity(actor: Actor, case: Case, recent: int = 0) -> CaseActivity:
-    """Contacts and settlements recorded on the case; an agency sees only its own."""
-    from portal.contacts.models import Contact
-    from portal.money.models import Settlement
-
-    contacts = select(func.count()).select_from(Contact).where(Contact.case_id == case.id)
-    settled = select(func.coalesce(func.sum(Settlement.amount), 0)).where(Settlement.case_id == case.id)
-    latest = select(Contact).where(Contact.case_id == case.id).order_by(Contact.contacted_at.desc()).limit(recent)
-    if actor.is_agency:
-        contacts = contacts.where(Contact.agency_id == actor.agency_id)
-        settled = settled.where(Settlement.agency_id == actor.agency_id)
-        latest = latest.where(Contact.agency_id == actor.agency_id)
-    return CaseActivity(
-        contacts=db.session.execute(contacts).scalar_one(),
-        settled=Decimal(db.session.execute(settled).scalar_one()),
-        recent_contacts=list(db.session.execute(latest).scalars()) if recent else [],
-    )
+def case_balance(actor: Actor, case: Case) -> CaseBalance:
+    """The case's balance as ``actor`` may read it (docs/cases.md: what an agency sees)."""
+    return case_balances([(case.id, case.outstanding_balance)], agency_id=actor.agency_id if actor.is_agency else None)[
+        case.id
+    ]
 
 
 def case_detail(actor: Actor, case: Case, activity: CaseActivity | None = None) -> dict[str, Any]:
-    """The contract 4.1 case object with debtor, phones, placement, contacts and settled amount."""
+    """The contract 4.1 case object with debtor, phones, placement, contacts, settled amount and balances.
+
+    ``settled_amount`` is what the viewer may see reported (an agency: its own settlements);
+    ``balance_after_reported`` counts every agency's, as the settlement check does (docs/cases.md).
+    """
+    # The case page's module builds on this one, so it is imported where it is needed.
+    from portal.cases.activity import case_activity
+
     activity = activity or case_activity(actor, case)
     placement = placement_for_viewer(actor, case)
-    summary = case_summary(actor, case, placement)
+    summary = case_summary(actor, case, placement, flags=activity.flags, balance=activity.balance)
     summary.update(
         {
             "loan_ref": case.loan_ref,
             "product": case.product,
             "principal": f"{case.principal:.2f}",
-            "flags": case.active_flags,
+            "flags_since": {f.flag: f.since.isoformat() for f in activity.flags},
             "debtor": debtor_view(actor, case),
             "phones": phones_view(actor, case),
             "placement": None
@@ -349,7 +399,7 @@ def case_detail(actor: Actor, case: Case, activity: CaseActivity | None = None) 
                 "end_reason": placement.end_reason,
             },
             "contacts_count": activity.contacts,
-            "settled_amount": f"{activity.settled:.2f}",
+            "settled_amount": f"{activity.balance.reported:.2f}",
         }
     )
     return summary

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, render_template, request
 from flask_babel import gettext as _
 
 from portal.agencies.services import list_agencies
+from portal.cases import activity as case_page
 from portal.cases import services
 from portal.cases.forms import CasesImportForm, PlacementForm
 from portal.cases.importing import import_cases
@@ -68,11 +69,26 @@ def detail(case_ref: str):
         case = services.open_case_record(actor=actor, case_ref=case_ref)
     except NotFoundError:
         abort(404)
-    activity = services.case_activity(actor, case, recent=20)
+    before = request.args.get("contacts_before") or None
+    try:
+        contacts = case_page.case_contacts(actor=actor, case=case, before=before)
+    except PortalError:
+        # A cursor this server did not issue (edited by hand, or stale): start from the newest.
+        flash(_("That page of contacts could not be found; showing the newest contacts."), "error")
+        before = None
+        contacts = case_page.case_contacts(actor=actor, case=case)
+    activity = case_page.case_activity(actor, case)
     return render_template(
         "cases/detail.html",
         case=case,
         activity=activity,
+        contacts=contacts,
+        older_url=url_for(
+            "cases.detail", case_ref=case.case_ref, contacts_before=contacts.next_cursor, _anchor="contacts"
+        )
+        if contacts.next_cursor
+        else None,
+        newest_url=url_for("cases.detail", case_ref=case.case_ref, _anchor="contacts") if before else None,
         detail=services.case_detail(actor, case, activity),
         placement=services.placement_for_viewer(actor, case),
         actor=actor,

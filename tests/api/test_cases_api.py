@@ -27,6 +27,7 @@ def test_agency_list_has_the_contract_shape_and_only_its_cases(api):
     body = response.json
     assert body["next"] is None and len(body["items"]) == 20
     item = body["items"][0]
+    # The contract's fields, plus the balance after reported payments and the current flags.
     assert set(item) == {
         "case_ref",
         "status",
@@ -37,6 +38,8 @@ def test_agency_list_has_the_contract_shape_and_only_its_cases(api):
         "placed_at",
         "placement_expires_at",
         "agency",
+        "balance_after_reported",
+        "flags",
     }
     assert item == {
         "case_ref": "ZY202600001",
@@ -48,8 +51,11 @@ def test_agency_list_has_the_contract_shape_and_only_its_cases(api):
         "placed_at": "2026-10-31T16:00:00+00:00",
         "placement_expires_at": "2027-01-30T16:00:00+00:00",
         "agency": "ZC",
+        "balance_after_reported": "10186.50",
+        "flags": [],
     }
     assert {i["agency"] for i in body["items"]} == {"ZC"}
+    assert next(i for i in body["items"] if i["case_ref"] == "ZY202600007")["flags"] == ["dispute"]
 
 
 def test_pages_follow_the_cursor_without_gaps_or_repeats(api):

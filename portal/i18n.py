@@ -60,8 +60,21 @@ def number(value: int | Decimal | None) -> str:
     return "" if value is None else format_decimal(value)
 
 
+# CLDR's zh "long" and "full" put the zone between date and time ("2026年12月2日 +0800 12:56:59"), and en
+# "full" spells it out. With the zone, a time is the locale's medium date and time followed by one UTC offset.
+ZONED_STYLES = ("long", "full")
+
+
 def when(value: datetime | None, style: str = "medium") -> str:
-    return "" if value is None else format_datetime(value, style)
+    """A moment in the viewer's timezone: ``short`` or ``medium`` (the default) without the zone, which the
+    page footer names; ``long`` adds the offset once, at the end (``2026年12月2日 12:56:59 +08:00``,
+    ``Dec 2, 2026, 12:56:59 PM +08:00``).
+    """
+    if value is None:
+        return ""
+    if style in ZONED_STYLES:
+        return f"{format_datetime(value, 'medium')} {format_datetime(value, 'xxx')}"
+    return format_datetime(value, style if style in ("short", "medium") else "medium")
 
 
 def day(value: date | datetime | None) -> str:

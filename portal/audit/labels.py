@@ -1,9 +1,17 @@
-"""Labels of the audit trail's codes: every action tag, outcomes, sources, object types."""
+"""Labels of the audit trail's codes (every action tag, outcomes, sources, object types) and of its details' fields."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from portal.audit.tags import AuditTag
-from portal.labels import Vocabulary
+from portal.labels import Vocabulary, label
 
 ACTION = {
     AuditTag.LOGIN_SUCCESS: _l("logged in"),
@@ -67,9 +75,177 @@ OBJECT_TYPE = {
     "audit_trail": _l("audit trail"),
 }
 
+# The keys services write into events' details; a key not listed here is shown as it is.
+FIELD = {
+    "adapter": _l("adapter"),
+    "adapter_version": _l("adapter version"),
+    "agency": _l("agency"),
+    "all_or_nothing": _l("all or nothing"),
+    "amount": _l("amount"),
+    "bucket": _l("bucket"),
+    "by_agency": _l("by agency"),
+    "capacity": _l("capacity"),
+    "case_id": _l("case"),
+    "case_ref": _l("case"),
+    "changed": _l("changed"),
+    "channels": _l("allowed channels"),
+    "checkpoints": _l("checkpoints checked"),
+    "code": _l("code"),
+    "commission": _l("commission schedule"),
+    "cursor": _l("page cursor"),
+    "email_sha256": _l("e-mail (SHA-256)"),
+    "events": _l("events"),
+    "expires_at": _l("expires"),
+    "failed_logins": _l("failed logins"),
+    "fields": _l("fields"),
+    "filename": _l("file name"),
+    "filters": _l("filters"),
+    "findings_total": _l("findings"),
+    "first_bad_seq": _l("first bad event"),
+    "flag": _l("flag"),
+    "format": _l("format"),
+    "full": _l("full check"),
+    "inserted": _l("inserted"),
+    "kind": _l("kind"),
+    "label": _l("name"),
+    "locale": _l("language"),
+    "locked_until": _l("locked until"),
+    "ok": _l("intact"),
+    "outstanding_balance": _l("outstanding balance"),
+    "payment_ref": _l("payment reference"),
+    "phones_in_full": _l("phone numbers in full"),
+    "placed": _l("placed"),
+    "placed_at": _l("placed"),
+    "placement_id": _l("placement"),
+    "placement_term_days": _l("placement term (days)"),
+    "reason": _l("reason"),
+    "rejected": _l("rejected"),
+    "role": _l("role"),
+    "root": _l("root hash"),
+    "root_hash": _l("root hash"),
+    "row": _l("row"),
+    "rows_accepted": _l("rows accepted"),
+    "rows_duplicate": _l("rows already held"),
+    "rows_rejected": _l("rows rejected"),
+    "rows_total": _l("rows"),
+    "settlement_id": _l("settlement"),
+    "sha256": _l("SHA-256"),
+    "since": _l("from"),
+    "size": _l("size (bytes)"),
+    "tree_size": _l("events in the tree"),
+    "type": _l("type"),
+    "unchanged": _l("unchanged"),
+    "until": _l("until"),
+    "updated": _l("updated"),
+    "upload_id": _l("upload"),
+    "user_id": _l("user"),
+    "view": _l("page"),
+    "waiver_amount": _l("waiver"),
+}
+# Why something was refused or ended: login failures, rejected files, ended placements (contract 3).
+REASON = {
+    "unknown_email": _l("unknown e-mail"),
+    "bad_password": _l("wrong password"),
+    "inactive": _l("user deactivated"),
+    "locked": _l("account locked"),
+    "wrong_current_password": _l("wrong current password"),
+    "unknown_format": _l("unknown file format"),
+    "unreadable_file": _l("unreadable file"),
+}
+# Which reading of the trail an ``audit:events:read`` event records.
+VIEW = {
+    "search": _l("search"),
+    "event": _l("event page"),
+    "case_timeline": _l("case timeline"),
+    "api": _l("API"),
+    "dashboard": _l("dashboard"),
+}
+
 VOCABULARIES = (
     Vocabulary("audit_action", {str(tag): text for tag, text in ACTION.items()}),
     Vocabulary("audit_outcome", OUTCOME),
     Vocabulary("audit_source", SOURCE, closed=False),
     Vocabulary("object_type", OBJECT_TYPE, closed=False),
+    Vocabulary("audit_field", FIELD, closed=False),
+    Vocabulary("audit_reason", REASON, closed=False),
+    Vocabulary("audit_view", VIEW, closed=False),
 )
+
+# A field whose value is a code of a vocabulary; "reason" depends on the event (a placement's end reason).
+VALUE_VOCABULARY = {
+    "kind": "kind",
+    "flag": "flag",
+    "type": "settlement_type",
+    "role": "role",
+    "view": "audit_view",
+    "reason": "audit_reason",
+}
+MONEY_FIELDS = frozenset({"amount", "outstanding_balance", "waiver_amount"})
+TIME_FIELDS = frozenset({"placed_at", "expires_at", "locked_until", "since", "until"})
+
+
+@dataclass
+class DetailField:
+    """One labelled field of an event's details: ``text`` for a value, ``fields`` for a nested object."""
+
+    key: str
+    label: str
+    known: bool
+    text: str = ""
+    fields: list[DetailField] = field(default_factory=list)
+
+
+def detail_fields(
+    details: Any, *, action: str = "", names: dict[tuple[str, str], str] | None = None
+) -> list[DetailField]:
+    """An event's details as labelled, formatted fields, in the viewer's language.
+
+    ``names`` maps ``(object_type, id)`` to what people call the object (a case ref, a file name).
+    """
+    if not isinstance(details, dict):
+        return []
+    names = names or {}
+    return [_field(str(key), value, action=action, names=names) for key, value in details.items()]
+
+
+def _field(key: str, value: Any, *, action: str, names: dict[tuple[str, str], str]) -> DetailField:
+    known = key in FIELD
+    entry = DetailField(key=key, label=label("audit_field", key), known=known)
+    if isinstance(value, dict):
+        entry.fields = [_field(str(k), v, action=action, names=names) for k, v in value.items()]
+        return entry
+    entry.text = _value_text(key, value, action=action, names=names)
+    return entry
+
+
+def _value_text(key: str, value: Any, *, action: str, names: dict[tuple[str, str], str]) -> str:
+    from portal.i18n import money, number, when
+
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        return ", ".join(_value_text(key, item, action=action, names=names) for item in value) or "—"
+    if key in ("upload_id", "case_id", "user_id"):
+        object_type = key.removesuffix("_id")
+        return names.get((object_type, str(value)), str(value))
+    if key == "channels" and isinstance(value, str):
+        return ", ".join(label("channel", c) for c in value.split(",") if c)
+    if key == "reason" and action == AuditTag.PLACEMENT_END:
+        return label("end_reason", value)
+    if key in VALUE_VOCABULARY:
+        return label(VALUE_VOCABULARY[key], value)
+    if key in MONEY_FIELDS:
+        try:
+            return money(Decimal(str(value)))
+        except InvalidOperation:
+            return str(value)
+    if key in TIME_FIELDS and isinstance(value, str):
+        try:
+            return when(datetime.fromisoformat(value.replace("Z", "+00:00")), "long")
+        except ValueError:
+            return value
+    if isinstance(value, int):
+        return number(value)
+    return str(value)

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, true
 
 from portal.accounts.models import User
 from portal.accounts.services import normalise_email
@@ -17,10 +17,14 @@ from portal.audit.integrity import TrailReport, verify_trail
 from portal.audit.models import AuditEvent, leaf_object
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
-from portal.cases.models import Case
+from portal.cases.models import Case, Placement
+from portal.compliance.models import Finding
+from portal.contacts.models import Contact
 from portal.errors import NotFoundError, ValidationError, _l
 from portal.extensions import db
+from portal.money.models import Settlement
 from portal.security import Actor
+from portal.uploads.models import Upload
 
 MAX_PAGE_SIZE = 500
 EVENT_COLUMNS = AuditEvent.__table__
@@ -119,6 +123,51 @@ class EventPage:
     next_cursor: str | None
     agencies: dict[int, str] = field(default_factory=dict)
     users: dict[int, str] = field(default_factory=dict)
+    # (object_type, object_id) -> what people call it: a case by its ref, an upload by its file name.
+    objects: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+# Details keys that name another object by id, and the object type they name.
+DETAIL_REFERENCES = {"case_id": "case", "upload_id": "upload", "user_id": "user", "placement_id": "placement"}
+
+
+def object_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """What people call the objects events name: a case by its ref, an upload by its file name, a user by
+    e-mail, an agency by code, a placement by its case's ref, a settlement by its payment reference.
+    Objects of other types (or gone) keep their id."""
+    wanted: dict[str, set[int]] = {}
+    for object_type, object_id in pairs:
+        if object_id and str(object_id).isdigit():
+            wanted.setdefault(object_type, set()).add(int(object_id))
+    queries = {
+        "case": (Case.id, Case.case_ref),
+        "upload": (Upload.id, Upload.filename),
+        "user": (User.id, User.email),
+        "agency": (Agency.id, Agency.code),
+        "settlement": (Settlement.id, Settlement.payment_ref),
+    }
+    names: dict[tuple[str, str], str] = {}
+    for object_type, (id_column, name_column) in queries.items():
+        if wanted.get(object_type):
+            found = db.session.execute(select(id_column, name_column).where(id_column.in_(wanted[object_type])))
+            names.update({(object_type, str(i)): name for i, name in found})
+    if wanted.get("placement"):
+        found = db.session.execute(
+            select(Placement.id, Case.case_ref)
+            .join(Case, Case.id == Placement.case_id)
+            .where(Placement.id.in_(wanted["placement"]))
+        )
+        names.update({("placement", str(i)): ref for i, ref in found})
+    return names
+
+
+def named_objects(rows: list[Any]) -> set[tuple[str, str]]:
+    """The objects a page of events names: each event's own, and those its details refer to by id."""
+    pairs = {(r.object_type, r.object_id) for r in rows if r.object_type and r.object_id}
+    for r in rows:
+        if isinstance(r.details, dict):
+            pairs |= {(kind, str(r.details[key])) for key, kind in DETAIL_REFERENCES.items() if r.details.get(key)}
+    return pairs
 
 
 def encode_cursor(seq: int) -> str:
@@ -152,7 +201,8 @@ def _page(query: Select[Any], *, cursor: str | None, limit: int, newest_first: b
     user_ids = {r.actor_user_id for r in rows if r.actor_user_id is not None}
     agencies = dict(db.session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(agency_ids))).all())
     users = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
-    return EventPage(rows=rows, next_cursor=next_cursor, agencies=agencies, users=users)
+    objects = object_names(named_objects(rows))
+    return EventPage(rows=rows, next_cursor=next_cursor, agencies=agencies, users=users, objects=objects)
 
 
 def event_json(row: Row[Any]) -> dict[str, Any]:
@@ -196,23 +246,158 @@ def read_event(*, actor: Actor, seq: int) -> Row[Any]:
     return row
 
 
+@dataclass
+class TimelineEntry:
+    """One line of a case's timeline: an audit event, a contact or a settlement, at the moment it happened."""
+
+    at: datetime
+    kind: str  # "event", "contact" or "settlement"
+    item: Any  # the event's row, the Contact, the Settlement
+    rules: list[str] = field(default_factory=list)  # the rules its findings name (contacts, settlements)
+
+    @property
+    def key(self) -> tuple[datetime, int, int]:
+        return (self.at, TIMELINE_KINDS.index(self.kind), self.item.seq if self.kind == "event" else self.item.id)
+
+
+TIMELINE_KINDS = ("event", "contact", "settlement")
+
+
+@dataclass
+class Timeline:
+    entries: list[TimelineEntry]
+    next_cursor: str | None
+    agencies: dict[int, str] = field(default_factory=dict)
+    users: dict[int, str] = field(default_factory=dict)
+    objects: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[Row[Any]]:
+        """The audit events among the entries."""
+        return [e.item for e in self.entries if e.kind == "event"]
+
+
+def encode_timeline_cursor(key: tuple[datetime, int, int]) -> str:
+    at, rank, item_id = key
+    text = f"at:{at.isoformat()}|{rank}|{item_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_timeline_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        kind, _, rest = text.partition(":")
+        at, rank, item_id = rest.split("|")
+        moment = datetime.fromisoformat(at)
+        if kind == "at" and moment.tzinfo is not None and rank.isdigit() and item_id.isdigit():
+            return moment, int(rank), int(item_id)
+    except ValueError:
+        pass
+    raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
+
+
+def _after(moment: Any, item_id: Any, kind: str, cursor: tuple[datetime, int, int] | None) -> ColumnElement[bool]:
+    """Rows of one kind that come after the cursor in the timeline's order (time, kind, id)."""
+    if cursor is None:
+        return true()
+    at, rank, last_id = cursor
+    own_rank = TIMELINE_KINDS.index(kind)
+    if own_rank > rank:
+        return moment >= at
+    if own_rank < rank:
+        return moment > at
+    return or_(moment > at, and_(moment == at, item_id > last_id))
+
+
 def read_case_timeline(
     *, actor: Actor, case_ref: str, cursor: str | None = None, limit: int = 200
-) -> tuple[Case, EventPage]:
-    """Everything the trail holds about one case, oldest first: placements, flags, who viewed it, contacts."""
+) -> tuple[Case, Timeline]:
+    """Everything the portal holds about one case, oldest first: its audit events (imports, flags, placements,
+    who viewed it, settlements recorded) interleaved with its contacts and settlements at the moment they
+    happened."""
     case = db.session.execute(select(Case).where(Case.case_ref == case_ref.strip())).scalar_one_or_none()
     if case is None:
         raise NotFoundError(_l("no case %(case_ref)s", case_ref=case_ref))
-    query = select(EVENT_COLUMNS).where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case.id))
-    page = _page(query, cursor=cursor, limit=limit, newest_first=False)
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    after = decode_timeline_cursor(cursor)
+    events = db.session.execute(
+        select(EVENT_COLUMNS)
+        .where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case.id))
+        .where(_after(AuditEvent.occurred_at, AuditEvent.seq, "event", after))
+        .order_by(AuditEvent.occurred_at, AuditEvent.seq)
+        .limit(limit + 1)
+    ).all()
+    contacts = db.session.execute(
+        select(Contact)
+        .where(Contact.case_id == case.id, _after(Contact.contacted_at, Contact.id, "contact", after))
+        .order_by(Contact.contacted_at, Contact.id)
+        .limit(limit + 1)
+    ).scalars()
+    settlements = db.session.execute(
+        select(Settlement)
+        .where(Settlement.case_id == case.id, _after(Settlement.paid_at, Settlement.id, "settlement", after))
+        .order_by(Settlement.paid_at, Settlement.id)
+        .limit(limit + 1)
+    ).scalars()
+    entries = sorted(
+        [TimelineEntry(at=r.occurred_at, kind="event", item=r) for r in events]
+        + [TimelineEntry(at=c.contacted_at, kind="contact", item=c) for c in contacts]
+        + [TimelineEntry(at=s.paid_at, kind="settlement", item=s) for s in settlements],
+        key=lambda e: e.key,
+    )
+    next_cursor = encode_timeline_cursor(entries[limit - 1].key) if len(entries) > limit else None
+    entries = entries[:limit]
+    timeline = _described(entries, next_cursor)
+    counts = {kind: sum(1 for e in entries if e.kind == kind) for kind in TIMELINE_KINDS}
     # Not object_type "case": reading the trail is not an event of the case, and must not fill its timeline.
     record_event(
         actor=actor,
         action=AuditTag.AUDIT_EVENTS_READ,
-        details={"view": "case_timeline", "case_id": case.id, "case_ref": case.case_ref, "events": len(page.rows)},
+        details={
+            "view": "case_timeline",
+            "case_id": case.id,
+            "case_ref": case.case_ref,
+            "events": counts["event"],
+            "contacts": counts["contact"],
+            "settlements": counts["settlement"],
+            "cursor": cursor,
+        },
     )
     db.session.commit()
-    return case, page
+    return case, timeline
+
+
+def _described(entries: list[TimelineEntry], next_cursor: str | None) -> Timeline:
+    """The entries with the findings of their contacts and settlements, and the names of what they refer to."""
+    contact_ids = [e.item.id for e in entries if e.kind == "contact"]
+    settlement_ids = [e.item.id for e in entries if e.kind == "settlement"]
+    rules: dict[tuple[str, int], list[str]] = {}
+    if contact_ids or settlement_ids:
+        found = db.session.execute(
+            select(Finding.contact_id, Finding.settlement_id, Finding.rule)
+            .where(or_(Finding.contact_id.in_(contact_ids), Finding.settlement_id.in_(settlement_ids)))
+            .order_by(Finding.id)
+        )
+        for contact_id, settlement_id, rule in found:
+            key = ("contact", contact_id) if contact_id is not None else ("settlement", settlement_id)
+            rules.setdefault(key, []).append(rule)
+    for entry in entries:
+        if entry.kind != "event":
+            entry.rules = rules.get((entry.kind, entry.item.id), [])
+    rows = [e.item for e in entries if e.kind == "event"]
+    records = [e.item for e in entries if e.kind != "event"]
+    agency_ids = {r.agency_id for r in rows + records if r.agency_id is not None}
+    user_ids = {r.actor_user_id for r in rows if r.actor_user_id is not None}
+    pairs = named_objects(rows) | {("upload", str(r.upload_id)) for r in records}
+    return Timeline(
+        entries=entries,
+        next_cursor=next_cursor,
+        agencies=dict(db.session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(agency_ids))).all()),
+        users=dict(db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all()),
+        objects=object_names(pairs),
+    )
 
 
 def verify_audit_trail(*, actor: Actor, full: bool = False) -> TrailReport:

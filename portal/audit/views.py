@@ -17,6 +17,7 @@ from portal.audit import integrity, trail
 from portal.audit.checkpoints import latest_checkpoint
 from portal.audit.export import export_audit_bundle
 from portal.audit.forms import ExportForm
+from portal.audit.labels import OBJECT_TYPE, detail_fields
 from portal.audit.retention import retention_report
 from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PortalError
@@ -103,6 +104,7 @@ def index():
         first_url=url_for("audit.index", **query) if cursor else None,
         agencies=list_agencies(),
         tags=[str(tag) for tag in AuditTag],
+        object_types=list(OBJECT_TYPE),
         checkpoint=latest_checkpoint(),
         action_form=ActionForm(),
         export_form=_export_form(),
@@ -123,13 +125,16 @@ def event():
         row = trail.read_event(actor=current_actor(), seq=int(seq))
     except NotFoundError:
         abort(404)
-    case_ref = row.details.get("case_ref") if row.object_type == "case" and isinstance(row.details, dict) else None
+    names = trail.object_names(trail.named_objects([row]) | {("user", str(row.actor_user_id))})
+    case_ref = names.get(("case", row.object_id)) if row.object_type == "case" else None
     return render_template(
         "audit/event.html",
         event=row,
         check=integrity.check_event(row.seq),
         agency=next((a for a in list_agencies() if a.id == row.agency_id), None),
         case_ref=case_ref,
+        page=trail.EventPage(rows=[row], next_cursor=None, objects=names),
+        fields=detail_fields(row.details, action=row.action, names=names),
     )
 
 
@@ -156,7 +161,13 @@ def case_timeline(case_ref: str):
         flash(exc.message, "error")
         return redirect(url_for("audit.case_timeline", case_ref=case_ref))
     next_url = url_for("audit.case_timeline", case_ref=case.case_ref, cursor=page.next_cursor)
-    return render_template("audit/case.html", case=case, page=page, next_url=next_url if page.next_cursor else None)
+    return render_template(
+        "audit/case.html",
+        case=case,
+        page=page,
+        next_url=next_url if page.next_cursor else None,
+        detail_fields=detail_fields,
+    )
 
 
 @bp.post("/verify")

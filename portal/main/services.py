@@ -6,16 +6,45 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from portal.agencies.models import Agency
 from portal.audit.models import AuditEvent
+from portal.audit.tags import AuditTag
+from portal.audit.trail import object_names
 from portal.cases.models import Case, Placement
+from portal.compliance.models import Finding
 from portal.db import utcnow
 from portal.extensions import db
 
+# Reading the trail or a case is audited; a reader's own reads would push everything else off the list.
+READS = (AuditTag.AUDIT_EVENTS_READ, AuditTag.AUDIT_PROOF_READ, AuditTag.CASE_PII_VIEW)
+# Findings still waiting for a decision (contract 4.3's statuses).
+UNDECIDED = ("open", "acknowledged")
 
-def dashboard_figures(expiring_days: int = 14) -> dict[str, Any]:
+
+def recent_events(*, viewer_user_id: int | None, limit: int = 10) -> list[AuditEvent]:
+    """The latest audit events, leaving out the viewer's own reads of the trail and of cases."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if viewer_user_id is not None:
+        own_read = (AuditEvent.actor_user_id == viewer_user_id) & AuditEvent.action.in_([str(t) for t in READS])
+        query = query.where(~own_read)
+    return list(db.session.execute(query).scalars())
+
+
+def findings_by_rule() -> list[dict[str, Any]]:
+    """Per rule: findings still to decide and all findings, most undecided first."""
+    undecided = func.sum(case((Finding.status.in_(UNDECIDED), 1), else_=0))
+    rows = db.session.execute(
+        select(Finding.rule, undecided, func.count()).group_by(Finding.rule).order_by(undecided.desc(), Finding.rule)
+    ).all()
+    return [{"rule": rule, "undecided": int(open_count or 0), "total": total} for rule, open_count, total in rows]
+
+
+def dashboard_figures(
+    *, viewer_user_id: int | None = None, audit: bool = False, expiring_days: int = 14
+) -> dict[str, Any]:
+    """The dashboard's figures; ``audit`` adds the latest events and findings (compliance and admins)."""
     by_bucket = dict(
         db.session.execute(select(Case.bucket, func.count()).where(Case.status == "open").group_by(Case.bucket)).all()
     )
@@ -43,7 +72,7 @@ def dashboard_figures(expiring_days: int = 14) -> dict[str, Any]:
     total_balance = db.session.execute(
         select(func.coalesce(func.sum(Case.outstanding_balance), 0)).where(Case.status == "open")
     ).scalar_one()
-    recent = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(10)).scalars().all()
+    recent = recent_events(viewer_user_id=viewer_user_id) if audit else []
     peak = max([count for _, count in buckets] + [1])
     return {
         "open_cases": open_cases,
@@ -57,4 +86,6 @@ def dashboard_figures(expiring_days: int = 14) -> dict[str, Any]:
             for code, name, capacity, cases, balance in agencies
         ],
         "recent_events": recent,
+        "recent_objects": object_names({(e.object_type, e.object_id) for e in recent if e.object_type}),
+        "findings": findings_by_rule() if audit else [],
     }

@@ -9,7 +9,7 @@ from portal.accounts.forms import ActionForm
 from portal.accounts.services import set_locale
 from portal.i18n import SUPPORTED_LOCALES
 from portal.main.services import dashboard_figures
-from portal.security import LENDER_ROLES, current_actor, is_safe_next, roles_required
+from portal.security import LENDER_ROLES, Role, current_actor, is_safe_next, roles_required
 
 bp = Blueprint("main", __name__)
 
@@ -25,7 +25,9 @@ def index():
 @bp.get("/dashboard")
 @roles_required(*LENDER_ROLES)
 def dashboard():
-    return render_template("main/dashboard.html", figures=dashboard_figures())
+    audit = current_user.role in (Role.COMPLIANCE, Role.ADMIN)
+    figures = dashboard_figures(viewer_user_id=current_user.id, audit=audit)
+    return render_template("main/dashboard.html", figures=figures, audit=audit)
 
 
 @bp.post("/locale")

@@ -122,3 +122,18 @@ def test_cli_creates_a_user_with_the_password_from_stdin(runner, ctx, world):
     assert '"email": "cli@hx.example.com"' in result.stdout
     bad = runner.invoke(args=["users", "create", "weak@hx.example.com", "--role", "lender_ops"], input="short\n")
     assert bad.exit_code == 1 and bad.stderr.startswith("error: password must be at least 12")
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected", "absent"),
+    [("zh-CN", "密码至少需要 12 个字符", "password must"), ("en", "password must be at least 12 characters", "密码")],
+)
+def test_a_weak_password_is_refused_in_the_readers_language(app, world, accept, expected, absent):
+    """The error is raised once and read in the language of the request that shows it."""
+    with app.app_context(), pytest.raises(ValidationError) as caught:
+        services.create_user(
+            actor=Actor.system(source="test"), email="new@lender.example.com", role="lender_ops", password="short"
+        )
+    with app.test_request_context(headers={"Accept-Language": accept}):
+        message = caught.value.message
+    assert expected in message and absent not in message

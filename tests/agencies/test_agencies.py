@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from portal.agencies import services
@@ -74,6 +75,7 @@ def test_a_bad_commission_is_shown_on_the_form(client, world):
             "placement_term_days": "90",
             "commission": "M7:2",
         },
+        headers={"Accept-Language": "en"},
     )
     assert page.status_code == 200 and "unknown bucket" in page.get_data(as_text=True)
 
@@ -88,3 +90,19 @@ def test_only_admins_reach_agency_pages(client, world, who):
 def test_services_refuse_non_admins(ctx, world):
     with pytest.raises(PermissionDeniedError):
         services.create_agency(actor=Actor(user_id=1, role=Role.LENDER_OPS), code="NO", name="x")
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("zh_CN", "佣金中有未知账龄段“M7”（可用：M1, M2, M3, M4+）"), ("en", "unknown bucket 'M7'")],
+)
+def test_a_bad_commission_is_flashed_in_the_admins_language(app, client, world, locale, expected):
+    from portal.accounts.services import get_user_by_email
+
+    with app.app_context():
+        get_user_by_email(world["admin"]).locale = locale
+        db.session.commit()
+    login(client, world["admin"])
+    data = {"code": "QQ", "name": "x", "timezone": "Asia/Shanghai", "placement_term_days": "90", "commission": "M7:2"}
+    page = client.post("/agencies/new", data=data).get_data(as_text=True)
+    assert str(escape(expected)) in page

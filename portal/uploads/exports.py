@@ -10,21 +10,44 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.plugins import neutralise_formula
-from portal.uploads.models import Upload, UploadError
+from portal.uploads.models import Upload, UploadError, translate_row_message
+
+# Contract 4.2's columns first, then where the user finds the row in their own file.
+ERRORS_CSV_COLUMNS = ("row", "field", "code", "message", "column", "line")
 
 
 def errors_csv(upload: Upload) -> Iterator[str]:
+    """The rows of errors.csv; ``message`` is in the language of the request (English outside one)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["row", "field", "code", "message"])
+    writer.writerow(ERRORS_CSV_COLUMNS)
     rows = db.session.execute(
-        select(UploadError.row, UploadError.field, UploadError.code, UploadError.message)
+        select(
+            UploadError.row,
+            UploadError.field,
+            UploadError.code,
+            UploadError.message,
+            UploadError.column,
+            UploadError.line,
+            UploadError.template,
+            UploadError.params,
+        )
         .where(UploadError.upload_id == upload.id)
         .order_by(UploadError.row, UploadError.id)
         .execution_options(yield_per=1000)
     )
-    for count, (row, field, code, message) in enumerate(rows, 1):
-        writer.writerow([row, neutralise_formula(field), neutralise_formula(code), neutralise_formula(message)])
+    for count, (row, field, code, message, column, line, template, params) in enumerate(rows, 1):
+        shown = translate_row_message(template, params, message)
+        writer.writerow(
+            [
+                row,
+                neutralise_formula(field),
+                neutralise_formula(code),
+                neutralise_formula(shown),
+                neutralise_formula(column),
+                "" if line is None else line,
+            ]
+        )
         if count % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

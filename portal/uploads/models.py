@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from flask import has_request_context
+from flask_babel import get_translations
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.agencies.models import Agency
@@ -44,6 +47,12 @@ class Upload(db.Model):
 
     agency: Mapped[Agency] = relationship()
 
+    @property
+    def is_workbook(self) -> bool:
+        """Whether the file is a spreadsheet, whose rows the user knows as sheet rows, not lines."""
+        names = (self.filename or "").lower(), (self.format_key or "").lower()
+        return names[0].endswith((".xlsx", ".xlsm")) or names[1].endswith("xlsx")
+
     __table_args__ = (
         # The same bytes from the same agency for the same kind are one upload, unless
         # that upload was rejected (a fixed case list may make the same file valid later).
@@ -61,7 +70,12 @@ class Upload(db.Model):
 
 
 class UploadError(db.Model):
-    """A rejected row (row 0: the whole file), listed in errors.csv."""
+    """A rejected row (row 0: the whole file), listed in errors.csv.
+
+    ``row``/``field``/``code``/``message`` are contract 4.4's (message in English); ``column``
+    and ``line`` say where the user finds the row in their own file, and ``template`` with
+    ``params`` let the message be shown in the reader's language (see ``shown_message``).
+    """
 
     __tablename__ = "upload_errors"
 
@@ -71,8 +85,34 @@ class UploadError(db.Model):
     field: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(30))
     message: Mapped[str] = mapped_column(Text)
+    column: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    line: Mapped[int | None]
+    template: Mapped[str] = mapped_column(Text, default="", server_default="")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_upload_errors_upload_id_row", "upload_id", "row"),)
+
+    @property
+    def shown_message(self) -> str:
+        """The message in the language of the request being answered (English outside a request)."""
+        return translate_row_message(self.template, self.params, self.message)
+
+
+def translate_row_message(template: str | None, params: dict[str, Any] | None, message: str) -> str:
+    """``template`` translated into the request's language and filled with ``params``; else ``message``.
+
+    A template the catalog does not know is its own English text; a translation that does not
+    fit its parameters (a catalog mistake) falls back to the stored English rather than failing.
+    """
+    if not template or not has_request_context():
+        return message
+    translated = get_translations().ugettext(template)
+    if not params:
+        return translated
+    try:
+        return translated % params
+    except (KeyError, TypeError, ValueError):
+        return message
 
 
 def progress_percent(upload: Upload) -> int:

@@ -32,7 +32,7 @@ from portal.db import in_values, utcnow
 from portal.extensions import db
 from portal.money.models import Settlement
 from portal.money.services import balance_issue
-from portal.plugins import ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
+from portal.plugins import N_, ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
 from portal.security import Actor, Role
 from portal.streams import ReadTap
 from portal.uploads.models import Upload, UploadError
@@ -68,9 +68,21 @@ class Tally:
         else:
             self.see(issue.row)
             self.rejected_rows.add(issue.row)
-        self.errors_pending.append(
-            {"row": issue.row, "field": issue.field, "code": issue.code, "message": issue.message}
-        )
+        self.errors_pending.append(error_values(issue))
+
+
+def error_values(issue: RowIssue) -> dict[str, Any]:
+    """An issue as the values of one upload_errors row (every key always present: one bulk insert)."""
+    return {
+        "row": issue.row,
+        "field": issue.field,
+        "code": issue.code,
+        "message": issue.message,
+        "column": issue.column,
+        "line": issue.line,
+        "template": issue.template,
+        "params": dict(issue.params) or None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,32 +175,41 @@ class UploadProcessor:
                     )
         return self.case_windows
 
+    def reject_row(self, item: ParsedRow, field_name: str, code: str, template: str, **params: str | int) -> None:
+        """Reject a parsed row, naming the file's own column and line for it."""
+        self.tally.reject(
+            RowIssue.of(item.row, field_name, code, template, column=item.column(field_name), line=item.line, **params)
+        )
+
     def check_case(
         self,
-        row: int,
+        item: ParsedRow,
         case_ref: str,
         moment: datetime,
         field_name: str,
         windows: dict[str, CaseWindow | None],
         what: str,
     ) -> CaseWindow | None:
+        row = item.row
         window = windows.get(case_ref)
         if window is None:
-            self.tally.reject(RowIssue(row, "case_ref", "unknown_case", f"no case {case_ref} is placed with you"))
+            self.reject_row(
+                item, "case_ref", "unknown_case", N_("no case %(case_ref)s is placed with you"), case_ref=case_ref
+            )
             return None
         if moment > self.now + CLOCK_SKEW:
-            self.tally.reject(
-                RowIssue(row, field_name, "future_date", f"{field_name} {moment.isoformat()} is in the future")
+            self.reject_row(
+                item, field_name, "future_date", N_("%(column)s %(value)s is in the future"), value=moment.isoformat()
             )
             return None
         if not window.placed_at(moment):
-            self.tally.reject(
-                RowIssue(
-                    row,
-                    field_name,
-                    "case_not_assigned",
-                    f"case {case_ref} was not placed with you at {moment.isoformat()}",
-                )
+            self.reject_row(
+                item,
+                field_name,
+                "case_not_assigned",
+                N_("case %(case_ref)s was not placed with you at %(moment)s"),
+                case_ref=case_ref,
+                moment=moment.isoformat(),
             )
             self.findings_pending.append(
                 placement_inactive(
@@ -267,7 +288,7 @@ class UploadProcessor:
             window = windows.get(record.case_ref)
             # The common case inline; check_case words every rejection (in the row's own time).
             if window is None or moment > latest or not window.placed_at(moment):
-                window = self.check_case(item.row, record.case_ref, local, "contacted_at", windows, "contact")
+                window = self.check_case(item, record.case_ref, local, "contacted_at", windows, "contact")
                 if window is None:
                     continue
             rows.append(
@@ -345,32 +366,31 @@ class UploadProcessor:
             if item.row in self.tally.rejected_rows:
                 continue
             moment = self.moment(record.paid_at)
-            window = self.check_case(item.row, record.case_ref, moment, "paid_at", windows, "settlement")
+            window = self.check_case(item, record.case_ref, moment, "paid_at", windows, "settlement")
             if window is None:
                 continue
             if record.payment_ref in refs_taken:
-                self.tally.reject(
-                    RowIssue(
-                        item.row,
-                        "payment_ref",
-                        "duplicate_payment_ref",
-                        f"payment_ref {record.payment_ref} was reported in an earlier upload",
-                    )
+                self.reject_row(
+                    item,
+                    "payment_ref",
+                    "duplicate_payment_ref",
+                    N_("%(column)s %(value)s was reported in an earlier upload"),
+                    value=record.payment_ref,
                 )
                 continue
             if record.payment_ref in seen_refs:
-                self.tally.reject(
-                    RowIssue(
-                        item.row,
-                        "payment_ref",
-                        "duplicate_payment_ref",
-                        f"payment_ref {record.payment_ref} already appears in row {seen_refs[record.payment_ref]}",
-                    )
+                self.reject_row(
+                    item,
+                    "payment_ref",
+                    "duplicate_payment_ref",
+                    N_("%(column)s %(value)s already appears in row %(first)s"),
+                    value=record.payment_ref,
+                    first=seen_refs[record.payment_ref],
                 )
                 continue
             seen_refs[record.payment_ref] = item.row
             remaining = window.balance - settled.get(window.case_id, Decimal("0"))
-            issue = balance_issue(item.row, record, remaining)
+            issue = balance_issue(item.row, record, remaining, line=item.line, columns=item.columns)
             if issue:
                 self.tally.reject(issue)
                 continue
@@ -441,7 +461,7 @@ def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) 
         log.exception("upload %s failed while processing", upload_id)
         db.session.rollback()
         processor = UploadProcessor(upload)
-        processor.tally.reject(RowIssue(0, "", "unreadable_file", "the file could not be processed"))
+        processor.tally.reject(RowIssue.of(0, "", "unreadable_file", N_("the file could not be processed")))
         settlements = []
     _finish(processor, settlements)
     return upload
@@ -455,14 +475,7 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
         db.session.rollback()
         upload = db.session.get(Upload, upload.id)
         processor.upload = upload
-        tally.errors_pending = [e for e in tally.errors_pending if e["row"] == 0] or [
-            {
-                "row": 0,
-                "field": tally.file_error.field,
-                "code": tally.file_error.code,
-                "message": tally.file_error.message,
-            }
-        ]
+        tally.errors_pending = [e for e in tally.errors_pending if e["row"] == 0] or [error_values(tally.file_error)]
         tally.findings = 0
         processor.findings_pending.clear()
     processor.flush_errors()

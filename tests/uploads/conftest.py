@@ -55,5 +55,19 @@ def upload(app, world):
 
 
 @pytest.fixture
+def api(app, world, runner):
+    """api(who="zc_agent") -> a test client that sends that user's API token."""
+
+    def client_for(who: str = "zc_agent"):
+        with app.app_context():
+            token = runner.invoke(args=["users", "token", world[who]]).stdout.strip().splitlines()[-1]
+        client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return client
+
+    return client_for
+
+
+@pytest.fixture
 def sample():
     return lambda name: (DATA / name).read_bytes()

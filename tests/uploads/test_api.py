@@ -16,18 +16,6 @@ from tests.conftest import DATA
 from tests.uploads.conftest import CONTACT_HEADER, SETTLEMENT_HEADER
 
 
-@pytest.fixture
-def api(app, world, runner):
-    def client_for(who: str = "zc_agent"):
-        with app.app_context():
-            token = runner.invoke(args=["users", "token", world[who]]).stdout.strip().splitlines()[-1]
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        return client
-
-    return client_for
-
-
 def post(client, data: bytes, kind: str = "contacts", filename: str = "f.csv", **fields):
     # The body is built here: Werkzeug's test builder leaves large bodies in an unclosed temp file.
     boundary = "portal-test-boundary-7d1c"
@@ -110,8 +98,9 @@ def test_errors_csv_lists_every_rejected_row_with_formulas_neutralised(api):
     response = client.get(f"/api/v1/uploads/{summary['id']}/errors.csv")
     assert response.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert table[0] == ["row", "field", "code", "message"] and len(table) == 151
-    assert table[1][:3] == ["1", "case_ref", "unknown_case"]
+    # Contract 4.2's columns first, then the file's own column and line (line 2: the header is line 1).
+    assert table[0] == ["row", "field", "code", "message", "column", "line"] and len(table) == 151
+    assert table[1][:3] == ["1", "case_ref", "unknown_case"] and table[1][4:] == ["case_ref", "2"]
 
 
 def test_errors_csv_neutralises_cells_a_spreadsheet_would_run(app, api):
@@ -121,12 +110,17 @@ def test_errors_csv_neutralises_cells_a_spreadsheet_would_run(app, api):
     upload_id = post(api(), CONTACT_HEADER.encode()).json["id"]
     with app.app_context():
         db.session.add(UploadError(upload_id=upload_id, row=1, field="@field", code="=code", message="+1-1"))
-        db.session.add(UploadError(upload_id=upload_id, row=2, field="notes", code="invalid_value", message="-x"))
+        db.session.add(
+            UploadError(
+                upload_id=upload_id, row=2, field="notes", code="invalid_value", message="-x", column="=备注", line=3
+            )
+        )
         db.session.commit()
         text = "".join(errors_csv(db.session.get(Upload, upload_id)))
     table = list(csv.reader(io.StringIO(text)))
-    assert table[1] == ["1", "'@field", "'=code", "'+1-1"]
-    assert table[2] == ["2", "notes", "invalid_value", "'-x"]
+    # Rows stored before column and line existed have neither.
+    assert table[1] == ["1", "'@field", "'=code", "'+1-1", "", ""]
+    assert table[2] == ["2", "notes", "invalid_value", "'-x", "'=备注", "3"]
 
 
 def test_lender_staff_cannot_upload_but_see_every_upload(api):

@@ -166,7 +166,7 @@ def test_agencies_see_only_their_uploads_and_lenders_all(client, world, app, run
     with app.app_context():
         assert audit_actions(seq) == ["upload:file:download"]
     errors = client.get("/uploads/1/errors.csv").get_data(as_text=True)
-    assert errors.splitlines()[0] == "row,field,code,message" and len(errors.splitlines()) == 61
+    assert errors.splitlines()[0] == "row,field,code,message,column,line" and len(errors.splitlines()) == 61
 
 
 def test_a_processing_upload_page_refreshes_itself_and_shows_progress(client, world, app):

@@ -117,6 +117,8 @@ def test_the_balance_counts_earlier_settlements_and_the_files_own_rows(app, uplo
             "field": "amount",
             "code": "exceeds_balance",
             "message": "amount 300.00 is more than the case's remaining balance 249.28",
+            "column": "amount",
+            "line": 3,
         }
     ]
     full = "ZY202600003,2026-11-16 10:00:00,549.28,alipay,ZC-A-4,full,,\n"

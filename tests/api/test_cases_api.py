@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
+from tests.cases import test_case_page as case_page
 from tests.conftest import audit_actions, last_seq
+
+# The case page's fixtures: the same uploads, read through the API.
+ingest = case_page.ingest
+recalled_and_replaced = case_page.recalled_and_replaced
+SETTLEMENT_HEADER = case_page.SETTLEMENT_HEADER
+contact_rows = case_page.contact_rows
 
 
 @pytest.fixture
@@ -111,6 +118,11 @@ def test_case_detail_masks_personal_data_for_agencies_and_audits_the_view(app, a
         ("/api/v1/cases?cursor=%%%", 400, "invalid_parameter"),
         ("/api/v1/cases?bucket=M9", 400, "invalid_parameter"),
         ("/api/v1/cases/NOPE", 404, "not_found"),
+        ("/api/v1/cases/ZY202600002/contacts", 404, "not_found"),
+        ("/api/v1/cases/ZY202600001/contacts?cursor=%%%", 400, "invalid_parameter"),
+        ("/api/v1/cases/ZY202600001/contacts?cursor=WyJ4IiwxXQ", 400, "invalid_parameter"),
+        ("/api/v1/cases/ZY202600001/contacts?cursor=WyIyMDI2LTExLTEwVDAwOjAwOjAwIiwxXQ", 400, "invalid_parameter"),
+        ("/api/v1/cases/ZY202600001/contacts?limit=0", 400, "invalid_parameter"),
         ("/api/v1/nothing-here", 404, "not_found"),
     ],
 )
@@ -147,3 +159,59 @@ def test_openapi_document_is_public_and_describes_the_cases_api(client):
     assert {"/cases", "/cases/{case_ref}"} <= set(doc["paths"])
     case_schema = doc["components"]["schemas"]["Case"]
     assert case_schema["properties"]["outstanding_balance"]["type"] == "string"
+
+
+def test_balances_after_a_reported_settlement_in_the_list_and_the_detail(api, ingest):
+    ingest(
+        SETTLEMENT_HEADER + "ZY202600001,2026-11-15 10:00:00,200.00,bank_transfer,ZC-TXN-1,partial,,\n",
+        kind="settlements",
+    )
+    for who in ("zc_agent", "ops"):
+        client = api(who)
+        detail = client.get("/api/v1/cases/ZY202600001").json
+        assert detail["outstanding_balance"] == "10186.50" and detail["settled_amount"] == "200.00"
+        assert detail["balance_after_reported"] == "9986.50"
+        listed = client.get("/api/v1/cases?q=ZY202600001").json["items"]
+        assert [(i["outstanding_balance"], i["balance_after_reported"]) for i in listed] == [("10186.50", "9986.50")]
+
+
+def test_detail_carries_the_current_flags_and_since_when(api):
+    detail = api("zc_agent").get("/api/v1/cases/ZY202600007").json
+    assert detail["flags"] == ["dispute"] and set(detail["flags_since"]) == {"dispute"}
+
+
+def test_contacts_endpoint_pages_newest_first_without_gaps_or_repeats(app, api, ingest):
+    ingest(contact_rows(120))
+    client = api("zc_agent")
+    with app.app_context():
+        seq = last_seq()
+    seen, cursor, pages = [], None, 0
+    while True:
+        body = client.get("/api/v1/cases/ZY202600001/contacts?limit=50" + (f"&cursor={cursor}" if cursor else "")).json
+        seen += body["items"]
+        pages += 1
+        cursor = body["next"]
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == 120
+    assert len({(c["contacted_at"], c["collector_id"]) for c in seen}) == 120
+    assert [c["contacted_at"] for c in seen] == sorted((c["contacted_at"] for c in seen), reverse=True)
+    assert (
+        seen[0]["outcome"] == "no_answer" and seen[0]["phone"] == "13177777868" and seen[0]["case_ref"] == "ZY202600001"
+    )
+    with app.app_context():
+        # Contacts carry phone numbers: each page read is a view of personal data.
+        assert audit_actions(seq) == ["case:personal_data:view"] * 3
+
+
+def test_an_agency_reads_only_its_own_contacts_and_amounts_after_a_recall(api, recalled_and_replaced):
+    zc, hx = api("zc_agent"), api("hx_agent")
+    assert [c["notes"] for c in zc.get("/api/v1/cases/ZY202600001/contacts").json["items"]] == ["zc-note"]
+    assert zc.get("/api/v1/cases/ZY202600001/contacts").json["items"][0]["phone"] == "131****7868"
+    assert [c["notes"] for c in hx.get("/api/v1/cases/ZY202600001/contacts").json["items"]] == ["hx-note"]
+    zc_case, hx_case = zc.get("/api/v1/cases/ZY202600001").json, hx.get("/api/v1/cases/ZY202600001").json
+    assert (zc_case["settled_amount"], zc_case["contacts_count"]) == ("200.00", 1)
+    assert (hx_case["settled_amount"], hx_case["contacts_count"]) == ("300.00", 1)
+    assert zc_case["balance_after_reported"] == hx_case["balance_after_reported"] == "9686.50"
+    lender = api("compliance").get("/api/v1/cases/ZY202600001").json
+    assert (lender["settled_amount"], lender["contacts_count"]) == ("500.00", 2)

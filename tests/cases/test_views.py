@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.cases.models import Placement
@@ -130,3 +131,35 @@ def test_import_page_uses_the_same_service(app, client, world):
 def test_agency_users_cannot_import(client, world):
     login(client, world["zc_admin"])
     assert client.get("/cases/import").status_code == 403
+
+
+def list_row(page: str, case_ref: str) -> str:
+    match = re.search(rf"<tr[^>]*>\s*<td><a [^>]*>{case_ref}</a>.*?</tr>", page, re.S)
+    assert match, f"{case_ref} is not on the page"
+    return match.group(0)
+
+
+@pytest.mark.parametrize(
+    ("locale", "dispute", "cease"), [("zh_CN", "争议", "停止催收"), ("en", "dispute", "cease contact")]
+)
+def test_the_list_shows_current_flags_so_a_disputed_case_does_not_look_normal(client, world, locale, dispute, cease):
+    login(client, world["zc_agent"])
+    client.post("/locale", data={"locale": locale, "next": "/cases/"})
+    page = client.get("/cases/").get_data(as_text=True)
+    disputed = list_row(page, "ZY202600007")
+    assert 'class="flagged"' in disputed and 'class="badge flag-dispute"' in disputed and f">{dispute}<" in disputed
+    assert f">{cease}<" in list_row(page, "ZY202600013")
+    assert "flagged" not in list_row(page, "ZY202600001") and "badge" not in list_row(page, "ZY202600001")
+
+
+def test_a_flag_cleared_by_a_reimport_leaves_the_list(app, client, world):
+    from portal.cases.models import Case, CaseFlag
+    from portal.db import utcnow
+
+    with app.app_context():
+        case = db.session.execute(select(Case).where(Case.case_ref == "ZY202600007")).scalar_one()
+        flag = db.session.execute(select(CaseFlag).where(CaseFlag.case_id == case.id)).scalar_one()
+        flag.effective_to = utcnow()
+        db.session.commit()
+    login(client, world["zc_agent"])
+    assert "flag-dispute" not in list_row(client.get("/cases/").get_data(as_text=True), "ZY202600007")

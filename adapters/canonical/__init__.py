@@ -57,9 +57,36 @@ ALIASES = {name: name for name in CONTACT_FIELDS + SETTLEMENT_FIELDS}
 @hookimpl
 def adapter_formats() -> list[AdapterFormat]:
     return [
-        AdapterFormat(CSV, "Canonical CSV (UTF-8)", KINDS, (".csv", ".txt"), VERSION, True, "contract 5 field names"),
-        AdapterFormat(XLSX, "Canonical Excel (.xlsx)", KINDS, (".xlsx",), VERSION, True, "first sheet, header row"),
-        AdapterFormat(JSONL, "Canonical JSON Lines", KINDS, (".jsonl", ".ndjson"), VERSION, True, "one object a line"),
+        AdapterFormat(
+            CSV,
+            "Canonical CSV (UTF-8)",
+            KINDS,
+            (".csv", ".txt"),
+            VERSION,
+            True,
+            "contract 5 field names",
+            labels=(("zh_CN", "标准 CSV（UTF-8）"),),
+        ),
+        AdapterFormat(
+            XLSX,
+            "Canonical Excel (.xlsx)",
+            KINDS,
+            (".xlsx",),
+            VERSION,
+            True,
+            "first sheet, header row",
+            labels=(("zh_CN", "标准 Excel（.xlsx）"),),
+        ),
+        AdapterFormat(
+            JSONL,
+            "Canonical JSON Lines",
+            KINDS,
+            (".jsonl", ".ndjson"),
+            VERSION,
+            True,
+            "one object a line",
+            labels=(("zh_CN", "标准 JSON Lines"),),
+        ),
     ]
 
 

@@ -136,6 +136,7 @@ def adapter_formats() -> list[AdapterFormat]:
             VERSION,
             True,
             "Chinese headers and values, contract section 6",
+            labels=(("zh_CN", "中文机构 CSV（GBK/GB18030 或 UTF-8）"),),
         )
     ]
 

@@ -129,6 +129,7 @@ def adapter_formats() -> list[AdapterFormat]:
             VERSION,
             True,
             "header, detail and trailer records; GB18030; widths in bytes",
+            labels=(("zh_CN", "银行定长文本"),),
         )
     ]
 

@@ -66,6 +66,8 @@ def adapter_formats(settings: AdapterSettings) -> list[AdapterFormat]:
             version=mapping.version,
             can_export=True,
             description=f"{mapping.description} (mapping file {mapping.source})".strip(),
+            labels=mapping.labels,
+            agency=mapping.agency,
         )
         for mapping in _mappings(settings).values()
     ]

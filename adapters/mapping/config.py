@@ -51,7 +51,11 @@ _KNOWN_KEYS = {
     "columns",
     "values",
     "defaults",
+    "agency",
 }
+# ``label_zh_CN = "..."``: the label in another language (a locale as Babel names it).
+_LABEL_KEY = re.compile(r"label_([a-z]{2,3}(?:_[A-Za-z]{2,4})?)")
+_AGENCY = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ class PartnerMapping:
     extensions: tuple[str, ...] = ()
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    # (locale, label) pairs from ``label_<locale>`` settings.
+    labels: tuple[tuple[str, str], ...] = ()
+    # The agency code a private format belongs to; None: every agency may use it.
+    agency: str | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -124,7 +132,7 @@ def _table(path: Path, data: dict[str, Any], name: str) -> dict[str, Any]:
 def load_mapping(path: Path) -> PartnerMapping:
     """Read and check one mapping file; AdapterConfigError says exactly what is wrong."""
     data = _read(path)
-    unknown = sorted(set(data) - _KNOWN_KEYS)
+    unknown = sorted(name for name in set(data) - _KNOWN_KEYS if not _LABEL_KEY.fullmatch(name))
     if unknown:
         raise _fail(path, f"unknown setting(s): {', '.join(unknown)}")
     for name in ("key", "label", "kind", "file_type"):
@@ -178,6 +186,16 @@ def load_mapping(path: Path) -> PartnerMapping:
     if isinstance(sheet, bool) or not isinstance(sheet, int | str) or (isinstance(sheet, int) and sheet < 1):
         raise _fail(path, "sheet must be a sheet name or a number from 1")
     extensions = _strings(path, data, "extensions") or ((".csv", ".txt") if file_type == "csv" else (".xlsx",))
+    labels = []
+    for name in sorted(data):
+        found = _LABEL_KEY.fullmatch(name)
+        if found:
+            if not isinstance(data[name], str) or not data[name].strip():
+                raise _fail(path, f"{name} must be a non-empty string")
+            labels.append((found.group(1), data[name].strip()))
+    agency = data.get("agency")
+    if agency is not None and (not isinstance(agency, str) or not _AGENCY.fullmatch(agency)):
+        raise _fail(path, "agency must be an agency code (1-20 letters, digits or _)")
     return PartnerMapping(
         key=key,
         label=data["label"],
@@ -197,6 +215,8 @@ def load_mapping(path: Path) -> PartnerMapping:
         extensions=tuple(ext.lower() for ext in extensions),
         values=values,
         defaults=defaults,
+        labels=tuple(labels),
+        agency=agency.upper() if agency else None,
     )
 
 

@@ -113,6 +113,16 @@ def test_the_worked_example_ships_with_the_package() -> None:
     assert keys == ["mapping_hx_contacts"]
 
 
+def test_a_mapping_file_declares_its_labels_and_the_agency_it_belongs_to(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text('agency = "yd"\nlabel_zh_CN = "T 报表"\n' + GOOD + COLUMNS, encoding="utf-8")
+    formats = {item.key: item.format for item in list_formats(build_plugin_manager(mapping_dirs=[tmp_path]))}
+    assert (formats["mapping_t"].agency, formats["mapping_t"].label_for("zh_CN")) == ("YD", "T 报表")
+    assert formats["mapping_t"].label_for("en") == "T"
+    # The bundled HX report is HX's own, and says so in Chinese too.
+    hx = formats["mapping_hx_contacts"]
+    assert hx.agency == "HX" and hx.label_for("zh_CN") == "HX 每日催收报表（Excel）"
+
+
 def test_host_mapping_directories_add_formats() -> None:
     pm = build_plugin_manager(mapping_dirs=[MAPPINGS])
     keys = {item.key for item in list_formats(pm) if item.adapter == "mapping"}
@@ -155,6 +165,8 @@ COLUMNS = '[columns]\n"A"="case_ref"\n"B"="paid_at"\n"C"="amount"\n"D"="method"\
         (GOOD + "title_rows = 99\n" + COLUMNS, "title_rows must be"),
         (GOOD + COLUMNS.replace('"F"', '"A2"').replace('"type"', '"case_ref"'), "same field"),
         ("key = [", "cannot be read"),
+        (GOOD + 'agency = "H X"\n' + COLUMNS, "agency must be an agency code"),
+        (GOOD + "label_zh_CN = 3\n" + COLUMNS, "label_zh_CN must be a non-empty string"),
     ],
 )
 def test_bad_mapping_files_stop_startup_with_a_clear_error(tmp_path: Path, text: str, message: str) -> None:

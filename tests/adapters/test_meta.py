@@ -95,3 +95,10 @@ def test_the_import_rule_catches_offenders(tmp_path: Path) -> None:
     offender = tmp_path / "x.py"
     offender.write_text("import flask\nfrom portal.models import Case\nfrom urllib.request import urlopen\n")
     assert _imports(offender) == ["flask", "portal.models", "urllib.request"]
+
+
+def test_every_built_in_format_has_a_simplified_chinese_label() -> None:
+    # Agency users read the upload form in Chinese: a built-in format must not show English there.
+    formats = list_formats(build_plugin_manager())
+    missing = [item.key for item in formats if item.format.label_for("zh_CN") == item.format.label]
+    assert not missing, f"formats without a zh_CN label: {missing}"

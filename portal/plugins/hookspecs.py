@@ -103,6 +103,14 @@ def adapter_parse(format_key: str, stream: BinaryIO, context: ParseContext) -> I
     sees any row-0 issue, even after records. Header rows and blank rows are not
     counted as data rows.
 
+    So that users can find and read the problem, give both values the ``line`` the
+    row starts on (text line, or sheet row of a workbook, blank and title rows
+    counted) and the file's own ``column`` header for the field (``ParsedRow.columns``
+    maps every field), and build issues with ``RowIssue.of`` from a template marked
+    with ``N_`` and its parameters; the host translates it when it shows the issue.
+    ``build_row`` and ``tabular.iter_table`` do all of this. These fields are
+    optional: an issue without them is shown as its English ``message``.
+
     ``firstresult``: the first non-None answer wins, so this function must not be a
     generator function itself (calling one never returns None); return a generator
     from it instead. Do not read the whole file into memory for line-based formats,

@@ -84,7 +84,8 @@ def agency_by_code(code: str) -> Agency:
 
 def _actor_condition(value: str) -> Any:
     value = value.strip()
-    if value.lower() == "system":
+    # The search form's placeholder offers "system" in the viewer's language.
+    if value.lower() in ("system", "系统"):
         return AuditEvent.actor_user_id.is_(None)
     if value.isdigit():
         return AuditEvent.actor_user_id == int(value)

@@ -91,7 +91,7 @@ def test_filters_in_the_query_string_narrow_the_search(app, client, world):
     assert len(one) == 1
     assert rows(client.get("/audit/?until=2000-01-01").get_data(as_text=True)) == []
     unknown = client.get("/audit/?agency=NOPE").get_data(as_text=True)
-    assert "unknown agency" in unknown
+    assert 'class="flash error"' in unknown and "NOPE" in unknown
 
 
 def test_an_event_page_shows_its_integrity_and_proof(app, client, world, runner):
@@ -187,3 +187,168 @@ def test_an_unknown_agency_in_the_export_form_is_refused(client, world):
     login(client, world["admin"])
     response = client.post("/audit/export", data={"export-agency": "NOPE"}, follow_redirects=True)
     assert response.status_code == 200 and 'class="flash error"' in response.get_data(as_text=True)
+
+
+# --- times, the case timeline, event details (issue 8) ---------------------------------------------------------
+
+CASE_CONTACTS = (
+    "case_ref,contacted_at,channel,party,phone,outcome,connected,duration_s,promise_amount,promise_date,"
+    "collector_id,recording_ref,notes\n"
+    "ZY202600001,2026-11-10 15:25:00,call,debtor,13177777868,no_answer,,,,,ZC001,,\n"
+    "ZY202600001,2026-11-16 23:30:00,call,debtor,13177777868,promise_to_pay,,60,300.00,2026-11-30,ZC002,REC1,\n"
+    "ZY202600003,2026-11-11 16:50:00,call,debtor,13697714383,callback,,,,,ZC005,REC0010,\n"
+)
+CASE_SETTLEMENTS = (
+    "case_ref,paid_at,amount,method,payment_ref,type,waiver_amount,notes\n"
+    "ZY202600001,2026-11-15 10:00:00,200.00,alipay,ZC-TXN-1,partial,,\n"
+)
+
+
+def raise_finding(contact, rule: str) -> None:
+    """A finding on a stored contact, as the rules engine stores it."""
+    from portal.compliance.services import NewFinding, store_findings
+
+    finding = NewFinding(
+        rule=rule,
+        severity="high",
+        agency_id=contact.agency_id,
+        case_id=contact.case_id,
+        upload_id=contact.upload_id,
+        row=contact.row,
+        occurred_at=contact.contacted_at,
+        message=rule,
+        contact_id=contact.id,
+    )
+    store_findings([finding])
+    db.session.commit()
+
+
+def ingest(runner, tmp_path, world, name: str, text: str, kind: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    args = ["uploads", "ingest", str(path), "--agency", "ZC", "--kind", kind, "--user", world["zc_agent"]]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("zh_CN", "2026年12月2日 12:56:59 +08:00"), ("en", "Dec 2, 2026, 12:56:59\u202fPM +08:00")],
+)
+def test_a_time_with_its_zone_reads_date_time_then_offset(app, locale, expected):
+    from datetime import UTC, datetime
+
+    from flask_babel import force_locale
+
+    from portal.i18n import when
+
+    moment = datetime(2026, 12, 2, 4, 56, 59, tzinfo=UTC)
+    with app.test_request_context(), force_locale(locale):
+        assert when(moment, "long") == expected
+        assert when(moment, "full") == expected
+        assert "+08" not in when(moment) and "12:56:59" in when(moment)  # tables: the footer names the zone
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_the_event_page_shows_its_time_with_the_zone_once_and_details_as_fields(app, client, world, locale):
+    login(client, world["compliance"])
+    client.post("/locale", data={"locale": locale, "next": "/"})
+    with app.app_context():
+        seq = (
+            db.session.execute(
+                select(AuditEvent.seq).where(AuditEvent.action == "case:placement:create").order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .first()
+        )
+    page = client.get(f"/audit/event?seq={seq}").get_data(as_text=True)
+    time_cell = re.search(r"<dd>([^<]*\+08:00)</dd>", page).group(1)
+    assert "+0800" not in page
+    if locale == "zh_CN":
+        assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}:\d{2} \+08:00", time_cell)
+        assert "案件已委案" in page and "<dt>委案时间</dt><dd>2026年11月1日 00:00:00 +08:00</dd>" in page
+    else:
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2}\u202f[AP]M \+08:00", time_cell)
+        assert "case placed" in page and "<dt>placed</dt><dd>Nov 1, 2026, 12:00:00\u202fAM +08:00</dd>" in page
+    # The case is named by its ref, the raw JSON only inside the experts' <details>.
+    assert '<a href="/audit/cases/ZY202600001">ZY202600001</a>' in page
+    details = page[page.index('id="event-details"') : page.index('class="raw-json"')]
+    assert "{" not in details and "placement_id" not in details
+    assert '"placement_id"' in page[page.index('class="raw-json"') :]
+
+
+def test_the_case_timeline_interleaves_contacts_and_settlements_with_events(app, client, world, runner, tmp_path):
+    from portal.contacts.models import Contact
+    from portal.money.models import Settlement
+
+    ingest(runner, tmp_path, world, "contacts-nov.csv", CASE_CONTACTS, "contacts")
+    ingest(runner, tmp_path, world, "payments-nov.csv", CASE_SETTLEMENTS, "settlements")
+    with app.app_context():
+        late = db.session.execute(select(Contact).where(Contact.collector_id == "ZC002")).scalar_one()
+        raise_finding(late, "contact_hours")
+    login(client, world["compliance"])
+    client.post("/locale", data={"locale": "zh_CN", "next": "/"})
+    page = client.get("/audit/cases/ZY202600001").get_data(as_text=True)
+    with app.app_context():
+        case = db.session.execute(select(Case).where(Case.case_ref == "ZY202600001")).scalar_one()
+        moments = [
+            (e.occurred_at, "event")
+            for e in db.session.execute(
+                select(AuditEvent).where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case.id))
+            ).scalars()
+        ]
+        moments += [
+            (c.contacted_at, "contact")
+            for c in db.session.execute(select(Contact).where(Contact.case_id == case.id)).scalars()
+        ]
+        moments += [
+            (s.paid_at, "settlement")
+            for s in db.session.execute(select(Settlement).where(Settlement.case_id == case.id)).scalars()
+        ]
+        read = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc())).scalars().first()
+    expected = [kind for _at, kind in sorted(moments, key=lambda m: m[0])]
+    assert re.findall(r'<tr class="timeline-(event|contact|settlement)">', page) == expected
+    assert expected.count("contact") == 2 and expected.count("settlement") == 1
+    # Contacts and settlements in the viewer's language, named by their file, with their findings.
+    assert "未接通" in page and "承诺还款" in page and "支付宝" in page and "部分还款" in page
+    assert "contacts-nov.csv</a> · 第 2 行" in page and "payments-nov.csv</a>" in page
+    assert "非允许时段联系" in page  # the 23:30 call's contact_hours finding
+    assert not re.search(r"(?:上传|upload) \d+\b", page) and "no_answer" not in page
+    # Event details as labelled fields, not JSON.
+    assert "<dt>未还余额</dt><dd>¥10,186.50</dd>" in page and '{"' not in page
+    assert (read.action, read.details["contacts"], read.details["settlements"]) == ("audit:events:read", 2, 1)
+
+
+def test_the_case_timeline_pages_through_every_entry_once(app, world, runner, tmp_path):
+    from portal.audit import trail
+    from portal.security import Actor
+
+    ingest(runner, tmp_path, world, "contacts-nov.csv", CASE_CONTACTS, "contacts")
+    ingest(runner, tmp_path, world, "payments-nov.csv", CASE_SETTLEMENTS, "settlements")
+    with app.app_context():
+        _case, everything = trail.read_case_timeline(actor=Actor.system(source="test"), case_ref="ZY202600001")
+        whole = [e.key for e in everything.entries]
+        seen, cursor = [], None
+        while True:
+            _case, page = trail.read_case_timeline(
+                actor=Actor.system(source="test"), case_ref="ZY202600001", cursor=cursor, limit=2
+            )
+            seen += [e.key for e in page.entries]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+    assert len(whole) >= 6 and seen == whole == sorted(whole)
+
+
+def test_the_search_names_objects_and_labels_actions(app, client, world, runner, tmp_path):
+    ingest(runner, tmp_path, world, "contacts-nov.csv", CASE_CONTACTS, "contacts")
+    login(client, world["compliance"])
+    client.post("/locale", data={"locale": "en", "next": "/"})
+    page = client.get("/audit/?action=upload:").get_data(as_text=True)
+    assert "upload completed" in page and "file received" in page
+    assert '">contacts-nov.csv</a>' in page and not re.search(r"upload \d+\b", page)
+    assert '<span class="badge ok">success</span>' in page
+    cases = client.get("/audit/?action=case:case:create").get_data(as_text=True)
+    assert '<a href="/audit/cases/ZY202600001">ZY202600001</a>' in cases
+    by_system = rows(client.get("/audit/?actor=系统&action=account:").get_data(as_text=True))
+    assert by_system == rows(client.get("/audit/?actor=system&action=account:").get_data(as_text=True)) != []

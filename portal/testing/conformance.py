@@ -197,6 +197,9 @@ class AdapterConformance:
         assert all(ext.startswith(".") and ext == ext.lower() for ext in item.format.extensions)
         assert {sample.kind for sample in self.samples} <= set(item.format.kinds)
         assert self.samples, "define at least one golden Sample"
+        if item.format.labels:
+            # Agency users read the portal in Simplified Chinese: translated labels start there.
+            assert any(locale.startswith("zh") for locale, _ in item.format.labels), "labels lack a zh_CN label"
 
     def test_sniffs_own_samples(self, plugin_manager: PortalPluginManager) -> None:
         for sample in self.samples:
@@ -233,6 +236,13 @@ class AdapterConformance:
             assert not missing, f"expected issues {missing} not reported; got {sorted(found)}"
             rows = [item.row for item in items]
             assert rows == sorted(rows), "rows must be yielded in file order"
+            for issue in (item for item in items if isinstance(item, RowIssue)):
+                # Optional, but when given: a line counts the header and blank lines the data row does not.
+                assert issue.line is None or issue.line >= issue.row, f"line {issue.line} before data row {issue.row}"
+                if issue.template:
+                    assert issue.message == (issue.template % issue.params if issue.params else issue.template), (
+                        f"message {issue.message!r} is not its template filled with its params"
+                    )
 
     def test_hostile_variants_do_not_raise(self, plugin_manager: PortalPluginManager) -> None:
         noise = random.Random(7).randbytes(8192)

@@ -124,7 +124,7 @@ CASE_FIELDS: dict[str, Schema] = {
     "balance_after_reported": {**MONEY, "description": "outstanding balance less every settlement reported so far"},
     "flags": {"type": "array", "items": enum(FLAGS), "description": "the flags in force now"},
 }
-CASE = closed(CASE_FIELDS, description="contract 4.1's case, with its balance after reported payments and its flags")
+CASE = closed(CASE_FIELDS, description="a case as the caller may see it, with its balance after reported payments")
 
 DEBTOR = closed(
     {
@@ -185,7 +185,7 @@ CONTACT = closed(
         "notes": nullable(TEXT),
         "upload_id": nullable({"type": "integer"}),
     },
-    description="a stored contact (record schema 5.1)",
+    description="a stored contact (docs/reference/records.md)",
 )
 ROW_ERROR = closed(
     {
@@ -206,7 +206,7 @@ CHECKPOINT = closed(
         "public_key": {"type": "string", "description": "base64 raw Ed25519"},
         "signature": {"type": "string", "description": "base64 Ed25519 over the JCS bytes without `signature`"},
     },
-    description="a signed tree head (contract section 9)",
+    description="a signed tree head (docs/audit.md)",
 )
 AUDIT_EVENT = closed(
     {
@@ -265,7 +265,7 @@ UPLOAD = closed(
         "errors": {"type": "array", "maxItems": 100, "items": ref("RowError"), "description": "the first 100"},
     },
     {"receipt": ref("Receipt")},
-    description="contract 4.4's upload (receipt once completed; lists leave out errors and receipt)",
+    description="an upload and its counts (receipt once completed; lists leave out errors and receipt)",
 )
 FINDING = closed(
     {
@@ -303,6 +303,10 @@ PUBLIC_KEY = closed(
 )
 VERIFY = closed(
     {"ok": BOOL, "events": COUNT, "first_bad_seq": nullable({"type": "integer"}), "root": HEX},
+    {
+        "unproven_events": {**COUNT, "description": "events newer than the newest witnessed checkpoint"},
+        "witnessed_tree_size": nullable({**COUNT, "description": "the newest witnessed checkpoint's size"}),
+    },
     description="as `flask audit verify --json`",
 )
 INCLUSION = closed(

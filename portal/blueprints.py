@@ -34,9 +34,15 @@ def register(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
-    for status in (400, 403, 404, 405, 413, 429):
+    for status in (400, 403, 404, 405, 413):
         app.register_error_handler(status, _html_error(status))
+    app.register_error_handler(429, _too_many_requests)
     app.after_request(_redirect_for_script)
+
+    from portal.limits import init_limits
+
+    # After the blueprints: the limiter wraps the login view and attaches to the API blueprint.
+    init_limits(app)
 
 
 def _redirect_for_script(response: Response) -> Response:
@@ -63,3 +69,16 @@ def _html_error(status: int):
         return render_template("error.html", status=status, error=error), status
 
     return handler
+
+
+def _too_many_requests(error):
+    """Rate limited: the contract's error body on the API, a page in the reader's language elsewhere."""
+    from portal.limits import retry_after
+
+    seconds = retry_after()
+    if request.path.startswith("/api/"):
+        from portal.api import rate_limited_response
+
+        return rate_limited_response(seconds)
+    page = render_template("error.html", status=429, error=error, retry_after=seconds)
+    return page, 429, {"Retry-After": str(seconds)}

@@ -96,9 +96,17 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "REMEMBER_COOKIE_SECURE": env == "production",
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
-        # Login hardening (the Foundation issue): 5 failures lock the account for 15 minutes.
-        "PORTAL_MAX_FAILED_LOGINS": 5,
-        "PORTAL_LOCKOUT_MINUTES": 15,
+        # Login backoff per (e-mail, device or IP), never a lock on the account (docs/security.md).
+        "PORTAL_LOGIN_FREE_FAILURES": int(os.environ.get("PORTAL_LOGIN_FREE_FAILURES", "5")),
+        "PORTAL_LOGIN_BACKOFF_SECONDS": int(os.environ.get("PORTAL_LOGIN_BACKOFF_SECONDS", "30")),
+        "PORTAL_LOGIN_BACKOFF_MAX_SECONDS": int(os.environ.get("PORTAL_LOGIN_BACKOFF_MAX_SECONDS", "900")),
+        "PORTAL_LOGIN_FAILURE_WINDOW_SECONDS": int(os.environ.get("PORTAL_LOGIN_FAILURE_WINDOW_SECONDS", "3600")),
+        # Rate limits (Flask-Limiter strings; storage: Redis when PORTAL_REDIS_URL is set, else memory).
+        "PORTAL_RATE_LIMIT_LOGIN": os.environ.get("PORTAL_RATE_LIMIT_LOGIN", "30 per minute; 300 per hour"),
+        "PORTAL_RATE_LIMIT_LOGIN_EMAIL": os.environ.get("PORTAL_RATE_LIMIT_LOGIN_EMAIL", "50 per hour"),
+        "PORTAL_RATE_LIMIT_API": os.environ.get("PORTAL_RATE_LIMIT_API", "1200 per minute"),
+        "PORTAL_RATE_LIMIT_API_ANONYMOUS": os.environ.get("PORTAL_RATE_LIMIT_API_ANONYMOUS", "60 per minute"),
+        "PORTAL_RATE_LIMIT_KEY_PREFIX": os.environ.get("PORTAL_RATE_LIMIT_KEY_PREFIX", "portal:"),
         "PORTAL_MIN_PASSWORD_LENGTH": 12,
         # Placements "expiring soon" on the case list filter.
         "PORTAL_EXPIRING_SOON_DAYS": 14,

@@ -125,9 +125,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def init_security_headers(app: Flask) -> None:
+    # Only in production: a developer's http://127.0.0.1 must not be pinned to HTTPS for a year.
+    production = app.config.get("PORTAL_ENV") == "production"
+
     @app.after_request
     def set_security_headers(response):
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

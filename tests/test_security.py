@@ -134,3 +134,29 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch):
     monkeypatch.setenv("PORTAL_SECRET_KEY", "k" * 40)
     app = create_app()
     assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_production_sends_hsts_and_development_does_not(monkeypatch, app):
+    from portal import create_app
+
+    assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+    monkeypatch.setenv("PORTAL_ENV", "production")
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "k" * 40)
+    production = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    response = production.test_client().get("/login")
+    assert response.status_code == 200
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_rate_limited_answers_carry_retry_after_on_pages_and_the_api(app, world):
+    app.config["PORTAL_RATE_LIMIT_LOGIN"] = "1 per minute"
+    app.config["PORTAL_RATE_LIMIT_API_ANONYMOUS"] = "1 per minute"
+    client = app.test_client()
+    client.post("/login", data={"email": "x@zc.example.com", "password": "y" * 12})
+    page = client.post("/login", data={"email": "x@zc.example.com", "password": "y" * 12})
+    client.get("/api/v1/cases")
+    api = client.get("/api/v1/cases")
+    assert page.status_code == api.status_code == 429
+    assert 0 < int(page.headers["Retry-After"]) <= 60 and 0 < int(api.headers["Retry-After"]) <= 60
+    assert page.mimetype == "text/html" and set(api.json) == {"error"}
+    assert set(api.json["error"]) == {"code", "message"} and api.json["error"]["code"] == "rate_limited"

@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 
 from portal.accounts.models import ApiToken, User, new_session_key
 from portal.accounts.passwords import check_password_policy, hash_password, verify_password
+from portal.accounts.throttle import LoginThrottle
 from portal.agencies.models import Agency
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
@@ -21,8 +22,6 @@ from portal.extensions import db
 from portal.i18n import SUPPORTED_LOCALES, role_label
 from portal.security import AGENCY_ROLES, Actor, Role
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 TOKEN_PREFIX = "pt_"  # noqa: S105 (a visible prefix, not a secret)
 # Writing last_used_at on every API call would turn every read into a write.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -33,8 +32,15 @@ class LoginError(PortalError):
     status = 401
 
 
-class AccountLockedError(LoginError):
-    code = "account_locked"
+class LoginThrottledError(LoginError):
+    """Too many failures for this e-mail from this client: the next attempt must wait ``retry_after`` s."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def normalise_email(email: str) -> str:
@@ -61,74 +67,89 @@ def _user_actor(user: User, *, ip: str | None, user_agent: str | None, source: s
     )
 
 
-def authenticate(*, email: str, password: str, ip: str | None, user_agent: str | None) -> User:
-    """Check a login; count failures, lock after 5 for 15 minutes; audit every outcome.
+def authenticate(
+    *,
+    email: str,
+    password: str,
+    ip: str | None,
+    user_agent: str | None,
+    throttle: LoginThrottle | None = None,
+    client: str | None = None,
+) -> User:
+    """Check a login; audit every outcome; back off a client that keeps failing for one e-mail.
 
-    Raises LoginError with one message for unknown e-mail and wrong password alike,
-    so the form does not tell which e-mails exist.
+    Unknown e-mails, wrong passwords and inactive users raise one LoginError with one message;
+    a client that has failed too often for an e-mail raises LoginThrottledError, for unknown
+    e-mails exactly as for real ones. Every path checks one password hash, so the time taken
+    does not tell which e-mails exist either. ``client`` names whom failures count against (a
+    trusted device, else the IP address: see ``portal.accounts.devices``); the account itself
+    is never locked, so nobody can lock a collector out by failing on purpose.
     """
     user = get_user_by_email(email)
-    now = utcnow()
+    key = throttle.key(email=email, client=client or f"ip:{ip}") if throttle else ""
+    wait = throttle.wait_seconds(key) if throttle else 0
+    # Hashing on every path, throttled ones included, keeps the answers equally slow.
+    password_ok = verify_password(user.password_hash if user else None, password)
     if user is None:
-        verify_password(None, password)
-        record_event(
-            actor=Actor(user_id=None, role=None, ip=ip, user_agent=user_agent, source="web"),
-            action=AuditTag.LOGIN_FAILURE,
-            object_type="user",
-            outcome="failure",
-            details={
-                "reason": "unknown_email",
-                "email_sha256": hashlib.sha256(email.strip().lower().encode()).hexdigest(),
-            },
-        )
-        db.session.commit()
-        raise LoginError(_l("e-mail or password is wrong"))
-    actor = _user_actor(user, ip=ip, user_agent=user_agent, source="web")
-    if user.locked_until is not None and user.locked_until > now:
+        actor = Actor(user_id=None, role=None, ip=ip, user_agent=user_agent, source="web")
+        who: dict[str, object] = {"email_sha256": hashlib.sha256(email.strip().lower().encode()).hexdigest()}
+    else:
+        actor = _user_actor(user, ip=ip, user_agent=user_agent, source="web")
+        who = {}
+    object_id = user.id if user else None
+    if wait:
         record_event(
             actor=actor,
             action=AuditTag.LOGIN_FAILURE,
             object_type="user",
-            object_id=user.id,
+            object_id=object_id,
             outcome="failure",
-            details={"reason": "locked"},
+            details={"reason": "locked", "retry_after": wait, **who},
         )
         db.session.commit()
-        raise AccountLockedError(_l("account is locked after too many failed logins; try again later"))
-    password_ok = verify_password(user.password_hash, password)
-    if not password_ok or not user.active:
-        reason = "bad_password" if not password_ok else "inactive"
-        user.failed_logins += 1
+        raise LoginThrottledError(
+            _l("too many failed logins for this e-mail address; try again in %(seconds)s seconds", seconds=wait),
+            retry_after=wait,
+        )
+    if user is None or not password_ok or not user.active:
+        reason = "unknown_email" if user is None else "bad_password" if not password_ok else "inactive"
+        failures, wait = throttle.record_failure(key) if throttle else (0, 0)
+        details: dict[str, object] = {"reason": reason, **who}
+        if user is not None:
+            user.failed_logins += 1
+            details["failed_logins"] = user.failed_logins
         record_event(
             actor=actor,
             action=AuditTag.LOGIN_FAILURE,
             object_type="user",
-            object_id=user.id,
+            object_id=object_id,
             outcome="failure",
-            details={"reason": reason, "failed_logins": user.failed_logins},
+            details=details,
         )
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
+        if wait:
             record_event(
                 actor=actor,
                 action=AuditTag.LOGIN_LOCKED,
                 object_type="user",
-                object_id=user.id,
+                object_id=object_id,
                 outcome="failure",
-                details={"locked_until": user.locked_until},
+                details={"failures": failures, "retry_after": wait, **who},
             )
         db.session.commit()
         raise LoginError(_l("e-mail or password is wrong"))
+    if throttle:
+        throttle.clear(key)
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     record_event(actor=actor, action=AuditTag.LOGIN_SUCCESS, object_type="user", object_id=user.id)
     db.session.commit()
     return user
 
 
-def record_logout(*, actor: Actor) -> None:
+def log_out(*, actor: Actor, user: User) -> None:
+    """End the user's sessions on the server: a copy of the session cookie no longer logs anyone in."""
+    _rotate_session(user)
     record_event(actor=actor, action=AuditTag.LOGOUT, object_type="user", object_id=actor.user_id)
     db.session.commit()
 

@@ -7,11 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import services
+from portal.accounts.devices import login_client, remember_device
 from portal.accounts.forms import ActionForm, ChangePasswordForm, LoginForm, TokenForm, UserCreateForm
 from portal.agencies.services import list_agencies
 from portal.errors import PortalError
 from portal.extensions import db
 from portal.i18n import role_label
+from portal.limits import login_throttle
 from portal.security import AGENCY_ROLES, Role, current_actor, is_safe_next, roles_required
 
 bp = Blueprint("accounts", __name__)
@@ -26,6 +28,8 @@ def login():
     if current_user.is_authenticated:
         return redirect(landing_url())
     form = LoginForm()
+    status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             user = services.authenticate(
@@ -33,23 +37,34 @@ def login():
                 password=form.password.data,
                 ip=request.remote_addr,
                 user_agent=request.user_agent.string,
+                throttle=login_throttle(),
+                client=login_client(request, form.email.data),
             )
-        except services.AccountLockedError:
-            flash(_("This account is locked after too many failed logins. Try again in 15 minutes."), "error")
+        except services.LoginThrottledError as exc:
+            flash(
+                _(
+                    "Too many failed logins for this e-mail address. Try again in %(seconds)s seconds.",
+                    seconds=exc.retry_after,
+                ),
+                "error",
+            )
+            status, headers = 429, {"Retry-After": str(exc.retry_after)}
         except services.LoginError:
             flash(_("E-mail or password is wrong."), "error")
         else:
             login_user(user)
             target = request.args.get("next")
-            return redirect(target if is_safe_next(target) else landing_url())
-    return render_template("accounts/login.html", form=form)
+            response = redirect(target if is_safe_next(target) else landing_url())
+            remember_device(request, response, user.email)
+            return response
+    return render_template("accounts/login.html", form=form), status, headers
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     if ActionForm().validate_on_submit():
-        services.record_logout(actor=current_actor())
+        services.log_out(actor=current_actor(), user=current_user._get_current_object())
         logout_user()
         flash(_("You have logged out."), "info")
         return redirect(url_for("accounts.login"))

@@ -88,8 +88,19 @@ def portal_error(error: PortalError):
     return error_response(error.status, error.text, error.code)
 
 
+def rate_limited_response(seconds: int):
+    response = error_response(429, _l("too many requests; try again in %(seconds)s seconds", seconds=seconds))
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
+    if error.code == 429:
+        # Flask-Limiter's description is the limit itself ("60 per 1 minute"): callers get our words.
+        from portal.limits import retry_after
+
+        return rate_limited_response(retry_after())
     return error_response(error.code or 500, error.description)
 
 

@@ -194,6 +194,13 @@ def test_the_login_form_is_rate_limited_per_ip_with_a_translated_page(app, world
     assert attempt(client, world["zc_agent"], PASSWORD, environ=COLLECTOR).status_code == 302
 
 
+def test_sixty_attempts_from_one_address_are_not_all_answered_with_the_default_limits(app, world):
+    # The reproduction: 60 attempts in a few seconds from one address, each for another e-mail.
+    client = app.test_client()
+    answers = [attempt(client, f"guess{n}@zc.example.com").status_code for n in range(60)]
+    assert answers[:30] == [200] * 30 and set(answers[30:]) == {429}
+
+
 def test_failed_logins_for_one_email_are_limited_across_addresses_except_for_its_known_browser(app, world):
     app.config["PORTAL_RATE_LIMIT_LOGIN_EMAIL"] = "3 per hour"
     email = world["zc_agent"]

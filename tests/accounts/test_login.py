@@ -49,7 +49,9 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(app, client, world
     assert b"E-mail or password is wrong" in wrong.data or "邮箱或密码错误".encode() in wrong.data
     assert wrong.data.count(b'class="flash error"') == unknown.data.count(b'class="flash error"') == 1
     with app.app_context():
-        events = db.session.execute(select(AuditEvent).where(AuditEvent.seq > seq)).scalars().all()
+        events = (
+            db.session.execute(select(AuditEvent).where(AuditEvent.seq > seq).order_by(AuditEvent.seq)).scalars().all()
+        )
         assert [(e.action, e.outcome, e.details["reason"]) for e in events] == [
             ("account:login:failure", "failure", "bad_password"),
             ("account:login:failure", "failure", "unknown_email"),

@@ -45,7 +45,7 @@ def ingest(app, world):
 
 
 def section(page: str, element_id: str) -> str:
-    match = re.search(rf'<(section|dd|ul|p) [^>]*id="{element_id}".*?</\1>', page, re.S)
+    match = re.search(rf'<(section|ul|p|span) [^>]*id="{element_id}".*?</\1>', page, re.S)
     assert match, f"no #{element_id} on the page"
     return match.group(0)
 

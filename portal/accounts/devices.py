@@ -13,7 +13,7 @@ import hashlib
 import secrets
 
 from flask import Request, Response, current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 COOKIE = "portal_device"
 MAX_AGE = 180 * 24 * 3600
@@ -34,7 +34,7 @@ def _read(request: Request) -> dict | None:
         return None
     try:
         data = _serializer().loads(raw, max_age=MAX_AGE)
-    except BadSignature:
+    except BadData:  # forged, expired or unreadable: an unknown browser
         return None
     if not isinstance(data, dict) or not isinstance(data.get("d"), str) or not isinstance(data.get("e"), list):
         return None

@@ -365,3 +365,11 @@ def test_creating_a_user_refuses_a_common_password(ctx, world):
             role="lender_ops",
             password="Passw0rd!Passw0rd!",
         )
+
+
+@pytest.mark.parametrize("cookie", ["garbage", "eyJkIjoiYSIsImUiOltdfQ.forged.signature", "a" * 4000])
+def test_a_forged_device_cookie_counts_as_an_unknown_browser(app, world, cookie):
+    email = world["zc_agent"]
+    client = app.test_client()
+    client.set_cookie("portal_device", cookie)
+    assert [attempt(client, email).status_code for _ in range(6)] == [200] * 5 + [429]

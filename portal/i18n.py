@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -16,6 +16,9 @@ LOCALE_NAMES = {"zh_CN": "简体中文", "en": "English"}
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # Commands and workers: messages are stored and logged in English, the source language.
+        return "en"
     if request.blueprint == "api":
         return api_locale()
     if current_user.is_authenticated and current_user.locale in SUPPORTED_LOCALES:

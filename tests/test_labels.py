@@ -15,7 +15,7 @@ from portal.audit.tags import AuditTag
 from portal.cases.models import FLAGS
 from portal.extensions import db
 from portal.labels import UnlabelledCodeError, label
-from portal.plugins.records import CHANNELS, METHODS, OUTCOMES, PARTIES, SETTLEMENT_TYPES
+from portal.plugins.records import CHANNELS, ISSUE_CODES, METHODS, OUTCOMES, PARTIES, SETTLEMENT_TYPES
 from portal.security import Actor, Role
 from portal.uploads.models import UPLOAD_STATUSES
 from tests.conftest import DATA, import_file, login
@@ -60,6 +60,7 @@ SOURCES_OF_TRUTH = [
     ("rule", RULES),
     ("finding_status", FINDING_STATUSES),
     ("end_reason", RECALL_REASONS),
+    ("row_error", tuple(sorted(ISSUE_CODES))),
 ]
 # The same word in both languages, on purpose.
 SAME_IN_BOTH = {"API", "SHA-256"}

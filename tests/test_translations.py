@@ -118,9 +118,10 @@ def test_extraction_finds_no_string_missing_from_the_catalog() -> None:
     extracted = _extract()
     assert len([m for m in extracted if m.id]) > 100, "the extractor found almost nothing: is babel.cfg broken?"
     sources = {path.split("/", 1)[0] for m in extracted for path, _line in m.locations}
-    assert sources <= {"portal", "templates"}, sources
-    excluded = ("portal/plugins/", "portal/testing/", "adapters/")
-    assert not [p for m in extracted for p, _ in m.locations if p.startswith(excluded)]
+    assert sources <= {"portal", "templates", "adapters"}, sources
+    # Adapters and the plugin contract show no UI of their own; only their row and file messages,
+    # marked with N_(), are translated (by the host, when it shows them).
+    assert not [p for m in extracted for p, _ in m.locations if p.startswith("portal/testing/")]
 
     catalog = _catalog()
     missing = [f"{m.id!r} ({_where(m)})" for m in extracted if m.id and catalog.get(m.id, context=m.context) is None]

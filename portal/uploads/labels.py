@@ -11,10 +11,26 @@ UPLOAD_STATUS = {
     "completed": _l("completed"),
     "rejected": _l("rejected"),
 }
+# Contract 5.4: why a row (or, at row 0, the whole file) was rejected.
+ROW_ERROR = {
+    "missing_field": _l("missing value"),
+    "invalid_value": _l("invalid value"),
+    "invalid_date": _l("invalid date"),
+    "future_date": _l("date in the future"),
+    "invalid_amount": _l("invalid amount"),
+    "invalid_phone": _l("invalid phone number"),
+    "unknown_case": _l("unknown case"),
+    "case_not_assigned": _l("case not placed with you then"),
+    "duplicate_payment_ref": _l("payment reference already used"),
+    "exceeds_balance": _l("more than the balance"),
+    "unreadable_file": _l("file cannot be read"),
+    "unknown_format": _l("unknown file format"),
+}
 UPLOAD_SOURCE = {"web": _l("web page"), "api": _l("API"), "cli": _l("command line")}
 
 VOCABULARIES = (
     Vocabulary("kind", KIND),
     Vocabulary("upload_status", UPLOAD_STATUS),
     Vocabulary("upload_source", UPLOAD_SOURCE),
+    Vocabulary("row_error", ROW_ERROR),
 )

@@ -16,7 +16,7 @@ from portal.agencies.models import Agency
 from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
-from portal.errors import NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
+from portal.errors import Message, NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
 from portal.extensions import db
 from portal.i18n import kind_label
 from portal.plugins import (
@@ -219,7 +219,21 @@ def submit_upload(
         # Stored in English, as the adapters' row messages are: the row outlives the request's language.
         with force_locale("en"):
             message = str(exc)
-        db.session.add(UploadError(upload_id=upload.id, row=0, field="", code="unknown_format", message=message))
+        reason = exc.args[0] if exc.args else None
+        template, params = (
+            (reason.msgid, {k: str(v) for k, v in reason.params.items()}) if isinstance(reason, Message) else ("", {})
+        )
+        db.session.add(
+            UploadError(
+                upload_id=upload.id,
+                row=0,
+                field="",
+                code="unknown_format",
+                message=message,
+                template=template,
+                params=params,
+            )
+        )
         record_event(
             actor=actor,
             action=AuditTag.UPLOAD_REJECT,

@@ -177,7 +177,7 @@ def token_command(email, label, as_json):
 @json_option
 @reports_errors
 def import_command(file, all_or_nothing, email, as_json):
-    """Insert or update cases from a lender cases file (contract 5.3)."""
+    """Insert or update cases from a lender cases file (docs/reference/records.md)."""
     from portal.cases.importing import import_cases
 
     with open_input(file) as stream:

@@ -91,6 +91,7 @@ def init_i18n(app: Flask) -> None:
     app.add_template_filter(day, "day")
     app.extensions["portal.vocabularies"] = vocabularies()
     app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["format_label"] = format_label
     app.jinja_env.globals["LOCALE_NAMES"] = LOCALE_NAMES
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["role_label"] = role_label
@@ -125,3 +126,15 @@ def end_reason_label(reason: str | None) -> str:
 
 def kind_label(kind: str) -> str:
     return label("kind", kind)
+
+
+def format_label(format_key: str | None) -> str:
+    """A file format's name in the viewer's language; a format no longer installed shows its key."""
+    if not format_key:
+        return ""
+    from portal.plugins import list_formats
+
+    for item in list_formats(current_app.extensions["portal.plugins"]):
+        if item.key == format_key:
+            return item.format.label_for(str(get_locale()))
+    return format_key

@@ -31,7 +31,6 @@ from portal.plugins import (
 from portal.plugins.manager import AMBIGUITY_MARGIN, MIN_CONFIDENCE
 from portal.plugins.records import KINDS
 from portal.security import Actor, Role
-from portal.uploads.jobs import current_settings, revive_upload
 from portal.uploads.models import Upload, UploadError, progress_percent
 from portal.uploads.storage import blob_path, store_stream
 
@@ -187,12 +186,7 @@ def submit_upload(
     filename = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
     existing = _live_upload(agency.id, kind, stored.sha256)
     if existing is not None:
-        # An earlier upload no attempt is working on must not block the same bytes forever.
-        revived = revive_upload(existing, current_settings())
-        if revived == "requeued":
-            return _duplicate(actor, existing, requeued=True)
-        if revived is None:
-            return _duplicate(actor, existing)
+        return _duplicate(actor, existing)
     with stored.path.open("rb") as handle:
         sample = read_sample(handle)
     requested = adapter or None
@@ -299,22 +293,17 @@ def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:
     ).scalar_one_or_none()
 
 
-def _duplicate(actor: Actor, existing: Upload, *, requeued: bool = False) -> Submission:
-    """The same bytes again: the earlier upload answers; ``requeued``: it was stranded and is queued again."""
-    details: dict[str, Any] = {"sha256": existing.sha256, "kind": existing.kind}
-    if requeued:
-        details["requeued"] = True
+def _duplicate(actor: Actor, existing: Upload) -> Submission:
     record_event(
         actor=actor,
         action=AuditTag.UPLOAD_DUPLICATE,
         object_type="upload",
         object_id=existing.id,
         agency_id=existing.agency_id,
-        details=details,
+        details={"sha256": existing.sha256, "kind": existing.kind},
     )
     db.session.commit()
-    # A requeued upload is not answered as a duplicate: the caller dispatches it like a new one.
-    return Submission(existing, not requeued)
+    return Submission(existing, True)
 
 
 def original_file(*, actor: Actor, upload_id: int) -> tuple[Upload, Path]:

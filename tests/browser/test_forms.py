@@ -7,6 +7,7 @@ submits the real form and checks what the person then sees, so that an enhanceme
 from __future__ import annotations
 
 import re
+import zipfile
 
 import pytest
 
@@ -163,6 +164,9 @@ def test_compliance_searches_verifies_and_exports(tab, world):
     with page.expect_download() as download:
         page.click("#download-bundle")
     assert download.value.suggested_filename.endswith(".zip")
+    # Wait for the whole bundle (the server then closes its file) and check it is a zip with the trail.
+    with zipfile.ZipFile(download.value.path()) as bundle:
+        assert "audit_events.jsonl" in bundle.namelist()
     assert tab.console_errors == []
 
 

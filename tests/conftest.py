@@ -198,3 +198,16 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     )
     assert match, "no CSRF token on " + path
     return match.group(1)
+
+
+def redis_or_skip(url: str):
+    """A connection to the real Redis at ``url``; a skip when it is down (a failure under CI, which starts it)."""
+    redis = pytest.importorskip("redis")
+    connection = redis.Redis.from_url(url)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {url} cannot be reached")
+        pytest.skip(f"Redis at {url} is not running")
+    return connection

@@ -17,7 +17,7 @@ from portal.accounts import passwords, services
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.security import Actor
-from tests.conftest import PASSWORD, audit_actions, last_seq, login, make_agency, make_user
+from tests.conftest import PASSWORD, audit_actions, last_seq, login, make_agency, make_user, redis_or_skip
 
 REDIS_URL = os.environ.get("PORTAL_TEST_LIMITS_REDIS_URL", "redis://127.0.0.1:6379/0")
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
@@ -259,14 +259,7 @@ def test_the_default_limits_leave_ordinary_use_alone(app, world):
 
 @pytest.fixture
 def redis_prefix():
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} cannot be reached")
-        pytest.skip(f"Redis at {REDIS_URL} is not running")
+    connection = redis_or_skip(REDIS_URL)
     prefix = f"portal-test-{uuid.uuid4().hex[:12]}:"
     yield connection, prefix
     for key in connection.scan_iter(match=f"*{prefix}*"):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.money.models import Settlement
 from portal.uploads.models import Upload
-from tests.conftest import DATA, POSTGRES_URL
+from tests.conftest import DATA, POSTGRES_URL, redis_or_skip
 from tests.uploads.conftest import SETTLEMENT_HEADER, actor_for_email
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -21,14 +21,7 @@ REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 @pytest.fixture
 def redis_app(app):
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} cannot be reached")
-        pytest.skip(f"Redis at {REDIS_URL} is not running")
+    connection = redis_or_skip(REDIS_URL)
     app.config["PORTAL_REDIS_URL"] = REDIS_URL
     connection.flushdb()
     yield app

@@ -53,6 +53,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_message = None
     init_i18n(app)
     init_security_headers(app)
+    from portal.textsafety import finalize_for_display
+
+    app.jinja_env.finalize = finalize_for_display
 
     from portal.plugins import build_plugin_manager
 

@@ -33,6 +33,7 @@ from portal.plugins.manager import (
 )
 from portal.plugins.records import (
     CHANNELS,
+    FORMULA_PREFIXES,
     ISSUE_CODES,
     KINDS,
     METHODS,
@@ -59,6 +60,7 @@ __all__ = [
     "CANONICAL_DIALECT",
     "CHANNELS",
     "ENTRY_POINT_GROUP",
+    "FORMULA_PREFIXES",
     "ISSUE_CODES",
     "KINDS",
     "METHODS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -326,18 +327,32 @@ class RenderContext:
     settings: AdapterSettings = field(default_factory=AdapterSettings)
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet runs when a cell starts with it (OWASP's list, plus the full-width forms that
+# CJK input methods produce and Excel accepts as the same operators).
+FORMULA_PREFIXES = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+# Excel splits an opened CSV on the list separator of the reader's locale (`,` or `;`), on tabs when
+# pasted, and some tools on `|`: each of these starts a new cell that may begin with a formula.
+_CELL_DELIMITERS = ",;\t|\r\n"
+_SEGMENT_START = f"(?:^|(?<=[{re.escape(_CELL_DELIMITERS)}]))"
+_WOULD_RUN = f"'*[ \u3000]*[{re.escape(FORMULA_PREFIXES)}]"
+_NEUTRALISE = re.compile(f"{_SEGMENT_START}(?={_WOULD_RUN})")
+_UNNEUTRALISE = re.compile(f"{_SEGMENT_START}'(?={_WOULD_RUN})")
 
 
 def neutralise_formula(cell: str) -> str:
-    """Prefix ``'`` to a cell that a spreadsheet would run as a formula (CSV/formula injection)."""
-    if cell and cell.startswith(_FORMULA_PREFIXES):
-        return "'" + cell
-    return cell
+    """Make a cell safe to open in a spreadsheet (CSV/formula injection).
+
+    A ``'`` goes before every place where a cell could begin, the start and after each delimiter
+    a spreadsheet may split on, when what follows (after spaces) would run as a formula. Quotes
+    already there are doubled the same way, so :func:`unneutralise_formula` restores the exact text.
+    """
+    if not cell:
+        return cell
+    return _NEUTRALISE.sub("'", cell)
 
 
 def unneutralise_formula(cell: str) -> str:
     """Undo neutralise_formula, so a file we wrote reads back to the same values."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(_FORMULA_PREFIXES):
-        return cell[1:]
-    return cell
+    if "'" not in cell:
+        return cell
+    return _UNNEUTRALISE.sub("", cell)

@@ -10,10 +10,16 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.plugins import neutralise_formula
+from portal.textsafety import reveal_bidi_controls
 from portal.uploads.models import Upload, UploadError, translate_row_message
 
 # Contract 4.2's columns first, then where the user finds the row in their own file.
 ERRORS_CSV_COLUMNS = ("row", "field", "code", "message", "column", "line")
+
+
+def _cell(value: str | None) -> str:
+    # A value echoed in a message is the agency's own text: safe for Excel and visibly bidi-free.
+    return neutralise_formula(reveal_bidi_controls(value or ""))
 
 
 def errors_csv(upload: Upload) -> Iterator[str]:
@@ -38,16 +44,7 @@ def errors_csv(upload: Upload) -> Iterator[str]:
     )
     for count, (row, field, code, message, column, line, template, params) in enumerate(rows, 1):
         shown = translate_row_message(template, params, message)
-        writer.writerow(
-            [
-                row,
-                neutralise_formula(field),
-                neutralise_formula(code),
-                neutralise_formula(shown),
-                neutralise_formula(column),
-                "" if line is None else line,
-            ]
-        )
+        writer.writerow([row, *(_cell(value) for value in (field, code, shown, column)), "" if line is None else line])
         if count % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -27,6 +27,7 @@ from portal.audit.tags import AuditTag
 from portal.errors import NotFoundError, PortalError
 from portal.extensions import db
 from portal.security import AGENCY_ROLES, Role, current_actor, roles_required
+from portal.textsafety import reveal_bidi_controls
 from portal.uploads import services
 from portal.uploads.exports import errors_csv
 from portal.uploads.forms import UploadForm
@@ -159,4 +160,9 @@ def original(upload_id: int):
         details={"sha256": upload.sha256},
     )
     db.session.commit()
-    return send_file(path, as_attachment=True, download_name=upload.filename, mimetype="application/octet-stream")
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=reveal_bidi_controls(upload.filename),
+        mimetype="application/octet-stream",
+    )

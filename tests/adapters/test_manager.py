@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portal.plugins import (
+    FORMULA_PREFIXES,
     AdapterConfigError,
     AdapterFormat,
     AmbiguousFormatError,
@@ -27,6 +30,7 @@ from portal.plugins import (
     read_sample,
     render,
     sniff,
+    unneutralise_formula,
 )
 from portal.testing import NonSeekableStream
 from tests.adapters.adapter_golden import DATA, fake_distribution
@@ -187,10 +191,28 @@ def test_read_sample_takes_more_of_a_zip() -> None:
         ("plain", "plain"),
         ("", ""),
         ("a=b", "a=b"),
+        # Excel splits on the list separator of the reader's locale: every cell start is guarded.
+        ("a;=HYPERLINK(1)", "a;'=HYPERLINK(1)"),
+        ("x, +1|@y", "x,' +1|'@y"),
+        ("\t=1", "'\t'=1"),
+        (" =1", "' =1"),
+        ("\uff1d1", "'\uff1d1"),
+        ("'=x", "''=x"),
+        ("it's", "it's"),
     ],
 )
 def test_neutralise_formula(cell: str, expected: str) -> None:
     assert neutralise_formula(cell) == expected
+    assert unneutralise_formula(expected) == cell
+
+
+@given(st.text(alphabet=st.sampled_from("ab ';,|\t\r\n=+-@\uff1d\u3000"), max_size=12) | st.text(max_size=20))
+def test_neutralised_text_reads_back_exactly_and_runs_nowhere(cell: str) -> None:
+    safe = neutralise_formula(cell)
+    assert unneutralise_formula(safe) == cell
+    for delimiter in ",;\t|\r\n":
+        for part in safe.split(delimiter):
+            assert not part.lstrip(" \u3000").startswith(tuple(FORMULA_PREFIXES)) or part.startswith("'")
 
 
 def test_records_refuse_unknown_codes_and_kinds() -> None:

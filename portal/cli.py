@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal.cases.models import FLAGS
 from portal.errors import Message, PortalError, _l, messages_in
 from portal.security import Actor, Role
 
@@ -218,6 +219,46 @@ def place_command(file, email, as_json):
         as_json,
         f"{result.placed} placed ({by_agency}), {result.unchanged} already placed, {result.rejected} rejected",
     )
+
+
+@cases_cli.command("flag")
+@click.argument("case_ref")
+@click.argument("flag", type=click.Choice(FLAGS))
+@click.option("--reason", required=True, help="Why (kept in the flag's history and the audit trail).")
+@click.option(
+    "--from",
+    "from_day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day it takes effect, in the debtor's timezone (default: today; with --clear: now).",
+)
+@click.option("--clear", is_flag=True, help="End the flag instead of setting it.")
+@click.option("--user", "email", default=None, help="Act as this user (default: the system).")
+@json_option
+@reports_errors
+def flag_command(case_ref, flag, reason, from_day, clear, email, as_json):
+    """Set (or clear) a case flag from a day; the flag's history is kept (docs/cases.md)."""
+    from portal.cases.flags import change_case_flag
+
+    change = change_case_flag(
+        actor=cli_actor(email),
+        case_ref=case_ref,
+        flag=flag,
+        reason=reason,
+        from_day=from_day.date() if from_day else None,
+        clear=clear,
+    )
+    if change.action == "set":
+        since = change.effective_from.isoformat() if change.effective_from else ""
+        text = _l("%(case_ref)s: %(flag)s set from %(since)s", case_ref=case_ref, flag=flag, since=since)
+    elif change.action == "cleared":
+        until = change.effective_to.isoformat() if change.effective_to else ""
+        text = _l("%(case_ref)s: %(flag)s cleared at %(until)s", case_ref=case_ref, flag=flag, until=until)
+    elif clear:
+        text = _l("%(case_ref)s: %(flag)s is not set; nothing changed", case_ref=case_ref, flag=flag)
+    else:
+        text = _l("%(case_ref)s: %(flag)s is already set; nothing changed", case_ref=case_ref, flag=flag)
+    emit(change.as_dict(), as_json, str(text))
 
 
 @demo_cli.command("seed")

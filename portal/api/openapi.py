@@ -156,9 +156,9 @@ CASE_DETAIL = closed(
         "principal": MONEY,
         "flags_since": {
             "type": "object",
-            "description": "flag -> when it took effect",
+            "description": "flag -> when it took effect; null: from before the case's first contact",
             "propertyNames": enum(FLAGS),
-            "additionalProperties": TIME,
+            "additionalProperties": nullable(TIME),
         },
         "debtor": DEBTOR,
         "phones": {"type": "array", "items": PHONE},

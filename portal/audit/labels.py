@@ -55,6 +55,7 @@ SOURCE = {
     "api": _l("API"),
     "cli": _l("command line"),
     "import": _l("import"),
+    "manual": _l("set by hand"),
     "demo": _l("demo data"),
     "test": _l("test"),
     "worker": _l("background worker"),
@@ -94,6 +95,8 @@ FIELD = {
     "commission": _l("commission schedule"),
     "cursor": _l("page cursor"),
     "email_sha256": _l("e-mail (SHA-256)"),
+    "effective_from": _l("in force from"),
+    "effective_to": _l("in force until"),
     "events": _l("events"),
     "expires_at": _l("expires"),
     "failed_logins": _l("failed logins"),
@@ -119,6 +122,7 @@ FIELD = {
     "placement_id": _l("placement"),
     "placement_term_days": _l("placement term (days)"),
     "reason": _l("reason"),
+    "previous_from": _l("previously in force from"),
     "rejected": _l("rejected"),
     "role": _l("role"),
     "root": _l("root hash"),
@@ -132,6 +136,7 @@ FIELD = {
     "sha256": _l("SHA-256"),
     "since": _l("from"),
     "size": _l("size (bytes)"),
+    "source": _l("source"),
     "tree_size": _l("events in the tree"),
     "type": _l("type"),
     "unchanged": _l("unchanged"),
@@ -179,9 +184,12 @@ VALUE_VOCABULARY = {
     "role": "role",
     "view": "audit_view",
     "reason": "audit_reason",
+    "source": "audit_source",
 }
 MONEY_FIELDS = frozenset({"amount", "outstanding_balance", "waiver_amount"})
-TIME_FIELDS = frozenset({"placed_at", "expires_at", "locked_until", "since", "until"})
+TIME_FIELDS = frozenset(
+    {"placed_at", "expires_at", "locked_until", "since", "until", "effective_from", "effective_to", "previous_from"}
+)
 
 
 @dataclass

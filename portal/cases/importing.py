@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, BinaryIO
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
 from portal.cases import validation as v
-from portal.cases.models import Case, CaseFlag, Customer, CustomerPhone, bucket_for
+from portal.cases.flags import sync_imported_flags
+from portal.cases.models import Case, Customer, CustomerPhone, bucket_for
 from portal.csvfiles import iter_csv_rows
 from portal.db import utcnow
 from portal.errors import Message, PermissionDeniedError, _l
@@ -99,17 +102,17 @@ class CaseRow:
     outstanding_balance: Any
     currency: str
     days_past_due: int
-    flags: set[str]
+    flags: dict[str, date | None]
 
 
-def _parse_row(number: int, row: dict[str, str]) -> CaseRow:
+def _parse_row(number: int, row: dict[str, str], jurisdiction: str) -> CaseRow:
     return CaseRow(
         row=number,
         case_ref=v.reference(row, "case_ref"),
         loan_ref=v.reference(row, "loan_ref"),
         customer_ref=v.reference(row, "customer_id"),
         name=v.required(row, "debtor_name", max_length=100),
-        id_number=v.id_number(row),
+        id_number=v.id_number(row, jurisdiction),
         phones=v.phones(row),
         province=row.get("province", "").strip() or None,
         timezone=v.timezone(row),
@@ -132,13 +135,14 @@ def import_cases(*, actor: Actor, stream: BinaryIO, filename: str = "", all_or_n
     if not (actor.is_system or actor.role in (Role.LENDER_OPS, Role.ADMIN)):
         raise PermissionDeniedError(_l("only lender operations import cases"))
     result = ImportResult()
+    jurisdiction = current_app.config["PORTAL_JURISDICTION"]
     digest = hashlib.sha256()
     hashing = io.BufferedReader(ReadTap(stream, digest.update))
     seen: dict[str, int] = {}  # case_ref -> the line it first appears on
     batch: list[CaseRow] = []
     for number, line, row in iter_csv_rows(hashing, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS):
         try:
-            parsed = _parse_row(number, row)
+            parsed = _parse_row(number, row, jurisdiction)
         except v.RowProblem as problem:
             result.errors.append(RowError(number, problem.field, problem.code, problem.message, line))
             continue
@@ -252,13 +256,13 @@ def _apply(actor: Actor, rows: list[CaseRow], result: ImportResult) -> None:
                     "outstanding_balance": case.outstanding_balance,
                 },
             )
-            _sync_flags(actor, case, row.flags, now)
+            sync_imported_flags(actor, case, row.flags, now)
             result.inserted += 1
             continue
         changes = _update_case(case, row, customer)
         if customer_changes:
             changes["customer"] = {"fields": customer_changes}
-        flag_changes = _sync_flags(actor, case, row.flags, now)
+        flag_changes = sync_imported_flags(actor, case, row.flags, now)
         if changes:
             case.updated_at = now
             record_event(
@@ -323,30 +327,3 @@ def _update_case(case: Case, row: CaseRow, customer: Customer) -> dict[str, Any]
         changes["customer_id"] = {"from": case.customer.customer_ref, "to": customer.customer_ref}
         case.customer = customer
     return changes
-
-
-def _sync_flags(actor: Actor, case: Case, wanted: set[str], now) -> bool:
-    """Open flags the file adds and close those it no longer lists, keeping the history."""
-    open_flags = {flag.flag: flag for flag in case.flags if flag.effective_to is None}
-    changed = False
-    for name in sorted(wanted - open_flags.keys()):
-        case.flags.append(CaseFlag(flag=name, effective_from=now, source="import"))
-        record_event(
-            actor=actor,
-            action=AuditTag.CASE_FLAG_SET,
-            object_type="case",
-            object_id=case.id,
-            details={"case_ref": case.case_ref, "flag": name},
-        )
-        changed = True
-    for name in sorted(open_flags.keys() - wanted):
-        open_flags[name].effective_to = now
-        record_event(
-            actor=actor,
-            action=AuditTag.CASE_FLAG_CLEAR,
-            object_type="case",
-            object_id=case.id,
-            details={"case_ref": case.case_ref, "flag": name},
-        )
-        changed = True
-    return changed

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 def mask_id_number(value: str) -> str:
-    """``110101199001011234`` -> ``110***********1234``."""
+    """``110101199001011234`` -> ``110***********1234``; a US SSN or ITIN -> ``*****6789``.
+
+    Contract 7's first-3-and-last-4 would leave 7 of an SSN's 9 digits readable (its first 3 are
+    the issuing area), so a 9-digit number shows its last 4 only, as US practice does.
+    """
+    if len(value) == 9 and value.isdigit():
+        return "*" * 5 + value[-4:]
     if len(value) <= 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]

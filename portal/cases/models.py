@@ -108,18 +108,29 @@ class Case(db.Model):
 
 
 class CaseFlag(db.Model):
-    """A flag's history: set at ``effective_from``, cleared at ``effective_to`` (open while None)."""
+    """A flag's history: set at ``effective_from``, cleared at ``effective_to`` (open while None).
+
+    ``effective_from`` None means "from before the case's first contact": the lender's file listed
+    the flag without a date, and the stricter reading is the safe one (contract 5.3).
+    """
 
     __tablename__ = "case_flags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     flag: Mapped[str] = mapped_column(String(20))
-    effective_from: Mapped[datetime]
+    effective_from: Mapped[datetime | None]
     effective_to: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(20), default="import")
+    # Why a person set or cleared it by hand (`flask cases flag --reason`); None for the lender's file.
+    reason: Mapped[str | None] = mapped_column(String(500))
 
     case: Mapped[Case] = relationship(back_populates="flags")
+
+    def holds_at(self, moment: datetime) -> bool:
+        """Whether the flag stood at ``moment`` (an aware UTC datetime): what a rule judging a contact asks."""
+        started = self.effective_from is None or self.effective_from <= moment
+        return started and (self.effective_to is None or self.effective_to > moment)
 
     __table_args__ = (
         Index("ix_case_flags_case_id_flag", "case_id", "flag"),

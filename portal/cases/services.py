@@ -233,14 +233,15 @@ def list_cases(
 @dataclass(frozen=True)
 class CurrentFlag:
     flag: str
-    since: datetime
+    # None: from before the case's first contact (an undated flag of the lender's file).
+    since: datetime | None
 
 
 def _in_force(history: list[CaseFlag], now: datetime) -> list[CurrentFlag]:
     """Flags whose history holds them at ``now``, each once with the start of its current spell."""
     held: dict[str, CurrentFlag] = {}
-    for flag in sorted(history, key=lambda f: f.effective_from):
-        if flag.effective_from <= now and (flag.effective_to is None or flag.effective_to > now):
+    for flag in sorted(history, key=lambda f: (f.effective_from is not None, f.effective_from or now)):
+        if flag.holds_at(now):
             held.setdefault(flag.flag, CurrentFlag(flag.flag, flag.effective_from))
     return sorted(held.values(), key=lambda f: f.flag)
 
@@ -386,7 +387,7 @@ def case_detail(actor: Actor, case: Case, activity: CaseActivity | None = None) 
             "loan_ref": case.loan_ref,
             "product": case.product,
             "principal": f"{case.principal:.2f}",
-            "flags_since": {f.flag: f.since.isoformat() for f in activity.flags},
+            "flags_since": {f.flag: None if f.since is None else f.since.isoformat() for f in activity.flags},
             "debtor": debtor_view(actor, case),
             "phones": phones_view(actor, case),
             "placement": None

@@ -70,12 +70,27 @@ def phones(row: dict[str, str]) -> list[tuple[str, str]]:
     return list(result.items())
 
 
-def id_number(row: dict[str, str]) -> str:
-    """A PRC resident ID: 17 digits and a digit or X, with a real birth date in it.
+_US_TAXPAYER_ID = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
 
-    The check digit is not enforced: lenders' test and migrated records often carry
-    numbers whose check digit was never computed, and refusing them would lose the case.
+
+def id_number(row: dict[str, str], jurisdiction: str = "CN") -> str:
+    """The debtor's identifier under the lender's profile (contract 5.3).
+
+    CN: a PRC resident ID, 17 digits and a digit or X, with a real birth date in it. The check
+    digit is not enforced: lenders' test and migrated records often carry numbers whose check
+    digit was never computed, and refusing them would lose the case.
+    US: a 9-digit SSN or ITIN, dashes allowed (stored as the 9 digits), or empty.
     """
+    if jurisdiction == "US":
+        text = row.get("id_number", "").strip()
+        if not text:
+            return ""
+        match = _US_TAXPAYER_ID.match(text)
+        if not match or not text.isascii():
+            raise RowProblem(
+                "id_number", "invalid_value", _l("id_number must be a 9-digit SSN or ITIN (dashes allowed) or empty")
+            )
+        return "".join(match.groups())
     value = required(row, "id_number", max_length=30).upper()
     if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
         raise RowProblem("id_number", "invalid_value", _l("id_number must be an 18-character resident ID number"))
@@ -134,9 +149,32 @@ def timezone(row: dict[str, str]) -> str | None:
     return value
 
 
-def flags(row: dict[str, str]) -> set[str]:
-    values = {f.strip() for f in row.get("flags", "").split(";") if f.strip()}
-    unknown = sorted(values - set(FLAGS))
-    if unknown:
-        raise RowProblem("flags", "invalid_value", _l("unknown flag(s) %(flags)s", flags=", ".join(unknown)))
-    return values
+def flags(row: dict[str, str]) -> dict[str, date | None]:
+    """``cease;dispute@2026-11-21`` -> {"cease": None, "dispute": date(2026, 11, 21)}.
+
+    A date is the day the flag took effect (the debtor's calendar day); without one the flag
+    holds from before the case's first contact (contract 5.3).
+    """
+    result: dict[str, date | None] = {}
+    for entry in (part.strip() for part in row.get("flags", "").split(";")):
+        if not entry:
+            continue
+        name, at, when = (piece.strip() for piece in entry.partition("@"))
+        if name not in FLAGS:
+            raise RowProblem("flags", "invalid_value", _l("unknown flag %(flag)s", flag=name))
+        day = None
+        if at:
+            try:
+                if len(when) != 10:
+                    raise ValueError(when)
+                day = date.fromisoformat(when)
+            except ValueError as exc:
+                raise RowProblem(
+                    "flags",
+                    "invalid_date",
+                    _l("flag %(flag)s: '%(value)s' is not a date (YYYY-MM-DD)", flag=name, value=when),
+                ) from exc
+        if name in result and result[name] != day:
+            raise RowProblem("flags", "invalid_value", _l("flag %(flag)s is listed twice", flag=name))
+        result[name] = day
+    return result

@@ -1,5 +1,4 @@
-"""Counting rules: daily_conversation_cap, unanswered_attempt_cap (CN),
-call_frequency_7in7, call_after_conversation (US)."""
+"""The counting rules: daily and unanswered caps (CN), 7-in-7 and after a conversation (US)."""
 
 from __future__ import annotations
 

@@ -101,3 +101,33 @@ def test_every_rule_message_has_a_simplified_chinese_translation():
 def test_the_reference_lists_the_engine_and_the_readme_links_the_guide():
     assert "](docs/compliance.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert re.search(r"\(\.\./compliance\.md", (ROOT / "docs" / "reference" / "rules.md").read_text(encoding="utf-8"))
+
+
+def _rules_po_gettext():
+    with (ROOT / "portal" / "translations" / "incoming" / "rules.po").open("rb") as fh:
+        table = {m.id: m.string for m in read_po(fh) if m.id}
+    return lambda text: table.get(text, text)
+
+
+def test_a_verdict_reads_in_chinese_with_its_values_and_names_translated():
+    from tests.compliance.builders import contact, engine, verdict
+
+    found = verdict(engine("CN"), [contact("2026-11-25 10:00", channel="sms", phone="13600136000")], "unlisted_number")
+    assert found.message.render(_rules_po_gettext()) == "以短信方式联系 136****6000，该号码未在案件中登记"
+
+
+def test_the_engine_from_a_registry_takes_the_plugins_word_lists(tmp_path):
+    from types import SimpleNamespace
+
+    from portal.compliance.hookspecs import hookimpl
+    from portal.compliance.rules import RuleEngine
+    from portal.compliance.rules import builtin as builtin_rules
+
+    (tmp_path / "threats.lender.txt").write_text("让你破产\n", encoding="utf-8")
+    lists = SimpleNamespace(rule_wordlist_dirs=hookimpl(lambda: [tmp_path]))
+    registry = build_rule_registry(
+        profile="US", load_entrypoints=False, plugins=[("builtin", builtin_rules), ("lists", lists)]
+    )
+    rule_engine = RuleEngine.from_registry(registry)
+    assert rule_engine.profile == "US" and "call_frequency_7in7" in {rule.id for rule in rule_engine.rules}
+    assert [m.term for m in rule_engine.wordlists.find("让你破产")] == ["让你破产"]

@@ -10,6 +10,7 @@ from typing import Any
 from portal.compliance.rules.facts import PROFILES, AgencyContract, Case, Contact, ProposedContact, RestrictedPeriod
 from portal.compliance.rules.history import History, LocalDays
 from portal.compliance.rules.params import Params, RuleParameterError, resolve_params
+from portal.compliance.rules.registry import RuleRegistry
 from portal.compliance.rules.rule import Rule, RuleContext
 from portal.compliance.rules.verdicts import Verdict
 from portal.compliance.rules.wordlists import WordLists
@@ -63,22 +64,40 @@ class RuleEngine:
                     N_("no rule %(rule)s runs under the %(profile)s profile"), rule=rule_id, profile=profile
                 )
             self.configured[rule_id] = values
-        self._params: dict[tuple[str, int], Params] = {}
-        self._contracts: dict[int, AgencyContract] = {}
+        self._params: dict[tuple[str, AgencyContract | None], Params] = {}
+        self._contexts: dict[tuple[int, int, int], tuple[Case, History, LocalDays, dict[str, RuleContext]]] = {}
         for rule in self.rules:
             self.params_for(rule)
         self._days: dict[str, LocalDays] = {}
 
+    @classmethod
+    def from_registry(
+        cls,
+        registry: RuleRegistry,
+        *,
+        lender_timezone: str = "Asia/Shanghai",
+        parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        calendar: Iterable[RestrictedPeriod] = (),
+    ) -> RuleEngine:
+        """The engine for the registry's profile, with the word lists its plugins and configuration name."""
+        profile = registry.settings.profile
+        return cls(
+            registry.for_profile(profile),
+            profile=profile,
+            lender_timezone=lender_timezone,
+            parameters=parameters,
+            calendar=calendar,
+            wordlists=WordLists.load(registry.wordlist_dirs),
+        )
+
     def params_for(self, rule: Rule, contract: AgencyContract | None = None) -> Params:
         """The rule's parameters under this profile, the lender's configuration and ``contract``."""
-        key = (rule.id, id(contract))
+        key = (rule.id, contract)
         found = self._params.get(key)
         if found is None:
             overrides = contract.overrides.get(rule.id) if contract is not None else None
             found = resolve_params(rule.id, rule.parameters, self.profile, self.configured.get(rule.id), overrides)
             self._params[key] = found
-            if contract is not None:
-                self._contracts[id(contract)] = contract  # keeps id() from being reused while cached
         return found
 
     def validate_contract(self, contract: AgencyContract) -> None:
@@ -101,6 +120,21 @@ class RuleEngine:
         return days
 
     def _context(self, rule: Rule, case: Case, history: History, days: LocalDays) -> RuleContext:
+        # The pipeline judges a debtor's contacts one after another with the same case and
+        # history: keep their contexts instead of building one per rule per contact.
+        key = (id(case), id(history), id(days))
+        memo = self._contexts.get(key)
+        if memo is None:
+            if len(self._contexts) >= 256:
+                self._contexts.clear()
+            # The entry holds the objects themselves, so their ids cannot be reused while it lives.
+            memo = self._contexts[key] = (case, history, days, {})
+        found = memo[3].get(rule.id)
+        if found is None:
+            found = memo[3][rule.id] = self._new_context(rule, case, history, days)
+        return found
+
+    def _new_context(self, rule: Rule, case: Case, history: History, days: LocalDays) -> RuleContext:
         return RuleContext(
             profile=self.profile,
             params=self.params_for(rule, case.contract),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time
 from types import MappingProxyType
 from typing import Any
@@ -155,32 +155,37 @@ class Parameter:
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
 class Params(Mapping[str, Any]):
     """A rule's resolved parameters; ``params["window"]`` or ``params.window``; ``as_json()`` to store."""
 
-    values: Mapping[str, Any]
-    kinds: Mapping[str, Kind] = field(default_factory=dict, compare=False)
+    __slots__ = ("_kinds", "_values")
+
+    def __init__(self, values: Mapping[str, Any], kinds: Mapping[str, Kind] | None = None) -> None:
+        self._values = MappingProxyType(dict(values))
+        self._kinds = MappingProxyType(dict(kinds or {}))
 
     def __getitem__(self, name: str) -> Any:
-        return self.values[name]
+        return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
-            return self.values[name]
+            return self._values[name]
         except KeyError:
             raise AttributeError(name) from None
 
+    def __repr__(self) -> str:
+        return f"Params({self.as_json()!r})"
+
     def as_json(self) -> dict[str, Any]:
-        return {
-            name: self.kinds[name].dump(value) if name in self.kinds else value for name, value in self.values.items()
-        }
+        return {name: self._kinds[name].dump(v) if name in self._kinds else v for name, v in self._values.items()}
 
 
 def resolve_params(
@@ -221,4 +226,4 @@ def resolve_params(
                     base=str(parameter.kind.dump(values[name])),
                 )
             values[name] = value
-    return Params(MappingProxyType(values), MappingProxyType({n: p.kind for n, p in declared.items()}))
+    return Params(values, {name: parameter.kind for name, parameter in declared.items()})

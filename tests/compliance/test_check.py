@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portal.compliance.rules import FlagSpell, History, ProposedContact, RestrictedPeriod
 from tests.compliance.builders import (
@@ -154,3 +156,37 @@ def test_a_contact_already_made_later_is_counted_when_checking_at_that_later_tim
     evening = [contact(f"2026-11-25 {19 + i}:00", outcome="refused") for i in range(3)]
     assert check(CN, at("2026-11-25 10:00"), evening).allowed
     assert not check(CN, at("2026-11-25 21:30"), evening).allowed
+
+
+def _blocked_by_timing(rule_engine, proposal, history, case, moment) -> bool:
+    moved = ProposedContact(**{**{f: getattr(proposal, f) for f in proposal.__dataclass_fields__}, "at": moment})
+    return not rule_engine.check(moved, case, history).allowed
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    profile=st.sampled_from(["CN", "US"]),
+    offsets=st.lists(st.integers(0, 3 * 24 * 60), min_size=3, max_size=40),
+    outcomes=st.lists(st.sampled_from(["no_answer", "busy", "refused", "promise_to_pay"]), min_size=40, max_size=40),
+    start=st.integers(0, 3 * 24 * 60),
+)
+def test_next_allowed_at_is_clear_and_nothing_before_it_is(profile, offsets, outcomes, start):
+    zone = NEW_YORK if profile == "US" else "Asia/Shanghai"
+    phone = US_DEBTOR_PHONE if profile == "US" else DEBTOR_PHONE
+    case = us_case() if profile == "US" else cn_case()
+    rule_engine = engine(profile, parameters={"attempt_interval": {"minutes": 90}})
+    base = at("2026-10-30 00:00", zone)
+    history = History(
+        contact(base + timedelta(minutes=m), outcome=o, phone=phone) for m, o in zip(offsets, outcomes, strict=False)
+    )
+    proposal = propose(base + timedelta(minutes=start), phone=phone)
+    result = rule_engine.check(proposal, case, history)
+    if result.allowed or result.next_allowed_at is None:
+        return
+    assert not _blocked_by_timing(rule_engine, proposal, history, case, result.next_allowed_at)
+    # Nothing earlier is clear: probe every 20 minutes and the second before.
+    probe = proposal.at
+    while probe < result.next_allowed_at:
+        assert _blocked_by_timing(rule_engine, proposal, history, case, probe), probe
+        probe += timedelta(minutes=20)
+    assert _blocked_by_timing(rule_engine, proposal, history, case, result.next_allowed_at - timedelta(seconds=1))

@@ -60,9 +60,6 @@ class Index:
         end = self.position(contact)
         return self.items[max(0, end - count) : end]
 
-    def first(self) -> Contact | None:
-        return self.items[0] if self.items else None
-
 
 _EMPTY = Index((), ())
 

@@ -56,8 +56,7 @@ class ThirdPartyContact(Rule):
         required = ctx.params.unanswered_first
         if not required:
             return None
-        debtor = frozenset({"debtor"})
-        last = ctx.history.last_attempts_to_debtor(debtor, contact, required)
+        last = ctx.history.last_attempts_to_debtor(ctx.params.debtor_parties, contact, required)
         answered = [attempt for attempt in last if not attempt.is_unanswered_attempt]
         if len(last) == required and not answered:
             return None

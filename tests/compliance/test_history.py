@@ -50,3 +50,20 @@ def test_the_queries_the_rules_use():
     assert history.calls_about(1).since(days.start(day), last) == (calls[2], calls[3])
     assert len(history.calls_about(1, counting_busy=True).since(days.start(day), last)) == 3
     assert history.unanswered_attempts_to("13600000000").since(days.start(day), last) == ()
+
+
+def test_numbers_are_compared_in_their_canonical_form():
+    from tests.compliance.builders import cn_case, engine, flagged
+
+    call = contact("2026-11-25 10:00", phone="+86 138-0013-8007")
+    case = cn_case(phones={"138 0013 8007": "debtor"})
+    assert call.phone == "13800138007" and "13800138007" in case.phones
+    assert flagged(engine("CN"), [call], "unlisted_number", case) == []
+
+
+def test_a_flag_given_by_dates_starts_at_the_debtors_local_midnight():
+    from portal.compliance.rules import FlagSpell
+
+    spell = FlagSpell.on_days("dispute", date(2026, 11, 21), None, "Asia/Shanghai")
+    assert not spell.holds_at(at("2026-11-20 23:59"))
+    assert spell.holds_at(at("2026-11-21 00:00"))

@@ -29,7 +29,13 @@ ENGINE_SOURCES = [
     *sorted((ROOT / "portal" / "compliance" / "rules").rglob("*.py")),
     ROOT / "portal" / "compliance" / "hookspecs.py",
 ]
-PURE = ("portal.compliance.rules", "portal.compliance.hookspecs", "portal.compliance", "portal.plugins.records")
+PURE = (
+    "portal.compliance.rules",
+    "portal.compliance.hookspecs",
+    "portal.compliance",
+    "portal.plugins.records",
+    "portal.plugins.fields",
+)
 BANNED = {"flask", "flask_babel", "sqlalchemy", "requests", "socket", "urllib", "http", "portal"}
 
 

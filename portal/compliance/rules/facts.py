@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from portal.plugins.fields import normalise_phone
 from portal.plugins.records import CHANNELS, CONNECTED_BY_DEFAULT, OUTCOMES, PARTIES
 
 PROFILES: tuple[str, ...] = ("CN", "US")
@@ -27,6 +29,12 @@ def _utc(name: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, not {value!r}")
     return value.astimezone(UTC)
+
+
+def _number(phone: str | None) -> str | None:
+    # The canonical form (contract 5.1) so "+86 138-0013-8007" and "13800138007" are one number;
+    # a value that is no valid number is kept as given (it is then simply not a listed number).
+    return (normalise_phone(phone) or phone) if phone else None
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -61,6 +69,7 @@ class Contact:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "contacted_at", _utc("contacted_at", self.contacted_at))
+        object.__setattr__(self, "phone", _number(self.phone))
         if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
         if self.party not in PARTIES:
@@ -105,6 +114,16 @@ class FlagSpell:
             object.__setattr__(self, "effective_from", _utc("effective_from", self.effective_from))
         if self.effective_to is not None:
             object.__setattr__(self, "effective_to", _utc("effective_to", self.effective_to))
+
+    @classmethod
+    def on_days(cls, flag: str, start: date | None, end: date | None, timezone: str) -> FlagSpell:
+        """A spell given by local dates (``dispute@2026-11-21``): from the start of ``start`` to that of ``end``."""
+        zone = ZoneInfo(timezone)
+
+        def moment(day: date | None) -> datetime | None:
+            return None if day is None else datetime.combine(day, time(0, 0), tzinfo=zone)
+
+        return cls(flag, moment(start), moment(end))
 
     def holds_at(self, moment: datetime) -> bool:
         started = self.effective_from is None or self.effective_from <= moment
@@ -159,7 +178,7 @@ class Case:
     contract: AgencyContract | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "phones", _frozen(self.phones))
+        object.__setattr__(self, "phones", _frozen({_number(k) or k: v for k, v in self.phones.items()}))
         object.__setattr__(self, "flags", tuple(self.flags))
 
     def __hash__(self) -> int:
@@ -208,6 +227,7 @@ class ProposedContact:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", _utc("at", self.at))
+        object.__setattr__(self, "phone", _number(self.phone))
 
     def as_contact(self, at: datetime, *, outcome: str, connected: bool) -> Contact:
         return Contact(

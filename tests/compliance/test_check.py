@@ -73,9 +73,9 @@ def test_a_call_is_judged_as_if_it_could_go_unanswered():
 
 
 def test_record_rules_are_left_out():
-    # A proposed contact has no recording and no notes: neither may be held against it.
+    # A proposed call that may become a conversation has no recording reference yet: under CN,
+    # recording_missing would find it if the check judged records.
     assert check(CN, at("2026-11-25 10:00")).allowed
-    assert {"recording_missing", "prohibited_language"}.isdisjoint({r.id for r in CN.rules if not r.judges_record})
 
 
 @pytest.mark.parametrize(
@@ -137,11 +137,6 @@ def test_us_call_after_a_conversation_waits_seven_local_days(conversation, propo
     assert rules(result) == {"call_after_conversation"}
     assert result.next_allowed_at == at(expected, NEW_YORK)
     assert conversation[:10] not in result.verdicts[0].agency_message.render()
-
-
-def test_dst_offsets_of_next_allowed_at():
-    assert at("2026-11-04 08:00", NEW_YORK).utcoffset() == timedelta(hours=-5)
-    assert at("2026-03-12 08:00", NEW_YORK).utcoffset() == timedelta(hours=-4)
 
 
 def test_the_check_counts_every_agency_without_telling():

@@ -79,6 +79,9 @@ def app(_schema: None, database_url: str, tmp_path: Path) -> Iterator[Flask]:
             # Real scrypt at a low cost: the suite logs in hundreds of times.
             "PORTAL_PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             "PORTAL_STORAGE_DIR": str(tmp_path / "files"),
+            "PORTAL_AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+            # No tail timer outliving its test (tests/audit/test_tail.py turns it on).
+            "PORTAL_AUDIT_CHECKPOINT_INTERVAL": 0,
         }
     )
     with app.app_context():

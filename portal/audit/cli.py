@@ -21,8 +21,10 @@ audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit trai
 def verify_command(full, as_json):
     """Recompute every leaf and the root and check every checkpoint; exit 0 if intact, 1 if not."""
     from portal.audit.trail import verify_audit_trail
+    from portal.audit.witness import WitnessSettings
 
-    report = verify_audit_trail(actor=Actor.system(), full=full)
+    witness = WitnessSettings.from_config(current_app.config)
+    report = verify_audit_trail(actor=Actor.system(), full=full, witness=witness)
     emit(report.as_dict(), as_json, "\n".join(report.describe()))
     if not report.ok:
         first = sorted(report.problems, key=lambda p: (p.seq is None, p.seq or 0))[0]

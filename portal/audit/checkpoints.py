@@ -163,8 +163,24 @@ def checkpoint_quietly(app: Flask) -> None:
     except (SQLAlchemyError, PortalError, OSError, ValueError):
         app.logger.exception("audit checkpoint failed; the next checkpoint will cover these events")
         return
-    state = tail_state(app)
-    if created or not state.delivered(signed["tree_size"], app.config):
-        published = publish_checkpoint(signed, app)
-        for error in published.errors:
-            app.logger.error("audit checkpoint of %s events not published: %s", signed["tree_size"], error)
+    if created or not tail_state(app).delivered(signed["tree_size"], app.config):
+        _publish_logged(signed, app)
+
+
+def publish_latest_quietly(app: Flask) -> None:
+    """Publish the newest stored checkpoint again (a witness missed it), logging instead of raising."""
+    try:
+        with Session(db.engine) as session:
+            latest = latest_checkpoint(session)
+            signed = latest.as_checkpoint() if latest is not None else None
+    except SQLAlchemyError:
+        app.logger.exception("audit checkpoint could not be read for publishing; retried later")
+        return
+    if signed is not None:
+        _publish_logged(signed, app)
+
+
+def _publish_logged(signed: dict[str, Any], app: Flask) -> None:
+    published = publish_checkpoint(signed, app)
+    for error in published.errors:
+        app.logger.error("audit checkpoint of %s events not published: %s", signed["tree_size"], error)

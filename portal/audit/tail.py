@@ -33,12 +33,12 @@ class TailState:
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
         self.url_failed = False
+        self.dir_failed = False
 
     def note_published(self, size: int, published: Published) -> None:
-        if published.url:
-            self.url_failed = False
-        elif any(e.startswith("checkpoint URL") for e in published.errors):
-            self.url_failed = True
+        """Remember whether the last publication missed a witness, so that the timer retries it."""
+        self.url_failed = any(e.startswith("checkpoint URL") for e in published.errors)
+        self.dir_failed = any(e.startswith("checkpoint directory") for e in published.errors)
 
     def delivered(self, size: int, config: Any) -> bool:
         """Whether checkpoint ``size`` is where the settings want it (as far as this process knows)."""
@@ -91,9 +91,9 @@ def _fire(app: Flask) -> None:
 
 
 def checkpoint_if_due(app: Flask) -> None:
-    """Sign (and publish) a checkpoint when events are newer than the newest one and the interval has passed;
-    arm the timer when they are not yet due; publish the newest again when a witness missed it."""
-    from portal.audit.checkpoints import checkpoint_quietly, latest_checkpoint, tree_size
+    """Sign (and publish) a checkpoint when events are newer than the newest one and the interval has passed,
+    else arm the timer for when it will have; publish the newest again when a witness missed it."""
+    from portal.audit.checkpoints import checkpoint_quietly, latest_checkpoint, publish_latest_quietly, tree_size
 
     interval = interval_of(app)
     if interval <= 0:
@@ -108,18 +108,15 @@ def checkpoint_if_due(app: Flask) -> None:
     except SQLAlchemyError:
         app.logger.exception("audit tail: the trail could not be read; the next commit or cron retries")
         return
-    if latest_size is not None and latest_size >= size:
-        if not state.delivered(latest_size, app.config):
-            checkpoint_quietly(app)  # nothing new to sign: publishes the newest again
-            if not state.delivered(latest_size, app.config):
-                state.arm(app, interval)
-        return
+    pending = latest_size is None or latest_size < size
     wait = (due_at - utcnow()).total_seconds()
-    if wait > 0:
+    if pending and wait <= 0:
+        checkpoint_quietly(app)  # signs the tail and publishes it
+    elif latest_size is not None and not state.delivered(latest_size, app.config):
+        publish_latest_quietly(app)
+    if pending and wait > 0:
         state.arm(app, wait)
-        return
-    checkpoint_quietly(app)
-    if state.url_failed:
+    elif state.url_failed or state.dir_failed:
         state.arm(app, interval)
 
 
@@ -128,9 +125,10 @@ def after_events_committed(app: Flask, first: int, last: int) -> None:
     from portal.audit.checkpoints import checkpoint_quietly
 
     every = int(app.config.get("PORTAL_AUDIT_CHECKPOINT_EVERY") or 0)
+    state = tail_state(app)
     if every > 0 and last // every > (first - 1) // every:
         checkpoint_quietly(app)
-        if tail_state(app).url_failed and interval_of(app) > 0:
-            tail_state(app).arm(app, interval_of(app))
-    elif interval_of(app) > 0 and not tail_state(app).armed:
+        if (state.url_failed or state.dir_failed) and interval_of(app) > 0:
+            state.arm(app, interval_of(app))
+    elif interval_of(app) > 0 and not state.armed:
         checkpoint_if_due(app)

@@ -49,6 +49,20 @@ def checkpoint_command(as_json):
         fail("; ".join(published.errors))
 
 
+@audit_cli.command("grant")
+@click.argument("role")
+@click.option("--dry-run", is_flag=True, help="Print the statements, change nothing.")
+@json_option
+@reports_errors
+def grant_command(role, dry_run, as_json):
+    """Give the PostgreSQL ROLE the portal runs as its privileges: read and write the business tables, only read
+    and append the audit tables. Run as the tables' owner, after every flask db upgrade (docs/security.md)."""
+    from portal.audit.roles import grant_app_role
+
+    grants = grant_app_role(role=role, dry_run=dry_run)
+    emit({**grants.as_dict(), "applied": not dry_run}, as_json, ";\n".join(grants.statements) + ";")
+
+
 @audit_cli.command("export")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The zip file to write.")
 @click.option("--since", default=None, help="ISO date or time (inclusive); without an offset, PORTAL_TIMEZONE.")

@@ -137,7 +137,14 @@ def test_without_a_witnessed_checkpoint_verify_counts_the_events_it_cannot_prove
         assert report.ok and report.witnessed_tree_size == 5 and report.unproven_events == 3
 
 
-def test_the_audit_api_and_page_say_what_is_not_yet_provable(app, api):
+@pytest.mark.parametrize(
+    ("language", "unproven_text", "witnessed_text"),
+    [
+        ("en", "events after the newest witnessed checkpoint: {n}", "{n} events"),
+        ("zh-CN", "最新见证检查点之后的事件：{n} 条", "{n} 个事件"),
+    ],
+)
+def test_the_audit_api_and_page_say_what_is_not_yet_provable(app, api, language, unproven_text, witnessed_text):
     client = api("compliance")
     with app.app_context():
         create_checkpoint()
@@ -146,17 +153,14 @@ def test_the_audit_api_and_page_say_what_is_not_yet_provable(app, api):
     body = client.get("/api/v1/audit/verify").json
     assert body["ok"] is True and body["witnessed_tree_size"] == witnessed and body["unproven_events"] == 2
     page = app.test_client()
-    page.post(
-        "/login",
-        data={"email": "compliance@lender.example.com", "password": PASSWORD},
-        headers={"Accept-Language": "en"},
-    )
-    html = page.post("/audit/verify", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    headers = {"Accept-Language": language}
+    page.post("/login", data={"email": "compliance@lender.example.com", "password": PASSWORD}, headers=headers)
+    html = page.post("/audit/verify", headers=headers).get_data(as_text=True)
     with app.app_context():
         unproven = last_seq() - 1 - witnessed  # the page's own verify event comes after its answer
     shown = re.search(r'id="verify-unproven">([^<]*)<', html).group(1)
-    assert shown == f"{unproven} events after the newest witnessed checkpoint"
-    assert re.search(r'id="verify-witnessed">([^<]*)<', html).group(1) == f"{witnessed} events"
+    assert shown == unproven_text.format(n=unproven)
+    assert re.search(r'id="verify-witnessed">([^<]*)<', html).group(1) == witnessed_text.format(n=witnessed)
 
 
 def test_a_forged_or_unreadable_file_fails_verify(app):

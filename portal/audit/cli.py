@@ -19,7 +19,8 @@ audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit trai
 @json_option
 @reports_errors
 def verify_command(full, as_json):
-    """Recompute every leaf and the root and check every checkpoint; exit 0 if intact, 1 if not."""
+    """Recompute every leaf and the root and check every checkpoint, stored and witnessed (files, witness URL);
+    exit 0 if intact, 1 if not. Also says how many events no witnessed checkpoint covers yet."""
     from portal.audit.trail import verify_audit_trail
     from portal.audit.witness import WitnessSettings
 
@@ -36,7 +37,10 @@ def verify_command(full, as_json):
 @json_option
 @reports_errors
 def checkpoint_command(as_json):
-    """Sign a checkpoint of the trail now (and publish it to the configured second locations)."""
+    """Sign a checkpoint of the trail now (and publish it to the configured second locations).
+
+    Nothing new since the latest checkpoint: it is published again, nothing is signed. Run it every
+    minute from cron so that the tail left by short-lived processes is signed (docs/audit.md)."""
     from portal.audit.checkpoints import create_checkpoint
 
     checkpoint, created, published = create_checkpoint()

@@ -43,7 +43,10 @@ class TailState:
     def delivered(self, size: int, config: Any) -> bool:
         """Whether checkpoint ``size`` is where the settings want it (as far as this process knows)."""
         directory = config.get("PORTAL_AUDIT_CHECKPOINT_DIR")
-        if directory and not (Path(directory) / file_name(size)).exists():
+        try:
+            if directory and not (Path(directory) / file_name(size)).exists():
+                return False
+        except OSError:
             return False
         return not (config.get("PORTAL_AUDIT_CHECKPOINT_URL") and self.url_failed)
 

@@ -134,10 +134,15 @@ def _as_checkpoint(value: Any) -> dict[str, Any] | None:
     return {k: value[k] for k in CHECKPOINT_KEYS}
 
 
-def _accept(witnessed: Witnessed, where: str, value: Any, trusted_key_ids: set[str]) -> None:
+def _accept(witnessed: Witnessed, where: str, value: Any, trusted_key_ids: set[str], *, remote: bool = False) -> None:
     checkpoint = _as_checkpoint(value)
     if checkpoint is None:
-        witnessed.invalid.append((where, "not a checkpoint"))
+        # A file named like a checkpoint is the portal's own and must be one; a witness that answers
+        # something else does not speak the protocol: a note, not evidence of tampering.
+        if remote:
+            witnessed.unreachable.append(f"{where}: the answer is not a checkpoint")
+        else:
+            witnessed.invalid.append((where, "not a checkpoint"))
         return
     problem = checkpoint_problem(checkpoint)
     if problem is None and checkpoint["key_id"] not in trusted_key_ids:
@@ -184,7 +189,7 @@ def read_witnessed(
             response = requests.get(settings.url, timeout=settings.timeout, headers={"Accept": "application/json"})
             if response.status_code != 404:  # 404: the witness holds no checkpoint yet
                 response.raise_for_status()
-                _accept(witnessed, "witness URL", response.json(), trusted_key_ids)
+                _accept(witnessed, "witness URL", response.json(), trusted_key_ids, remote=True)
         except (requests.RequestException, ValueError) as exc:
             witnessed.unreachable.append(f"witness URL: {exc}")
     return witnessed

@@ -127,15 +127,21 @@ def make_checkpoint(
     return checkpoint, True
 
 
-def publish_checkpoint(checkpoint: dict[str, Any], app: Flask | None = None) -> Published:
+def publish_checkpoint(
+    checkpoint: dict[str, Any], app: Flask | None = None, *, to_url: bool | None = None
+) -> Published:
     """Write the checkpoint to ``PORTAL_AUDIT_CHECKPOINT_DIR`` and POST it to ``PORTAL_AUDIT_CHECKPOINT_URL``.
 
     Both are optional; failures are collected in ``errors`` rather than raised, so that one
-    witness being down does not stop the other. A failed POST is retried later (``tail``).
+    witness being down does not stop the other. A failed POST is retried later (``tail``): until
+    then requests (``to_url`` None) do not wait for that witness again; the tail timer and
+    ``flask audit checkpoint`` (``to_url`` True) do.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    published = publish(checkpoint, WitnessSettings.from_config(app.config))
-    tail_state(app).note_published(checkpoint["tree_size"], published)
+    if to_url is None:
+        to_url = not tail_state(app).url_failed
+    published = publish(checkpoint, WitnessSettings.from_config(app.config), to_url=to_url)
+    tail_state(app).note_published(checkpoint["tree_size"], published, to_url=to_url)
     return published
 
 
@@ -143,14 +149,16 @@ def create_checkpoint() -> tuple[AuditCheckpoint, bool, Published]:
     """``flask audit checkpoint``: sign the tree now, commit, and publish the (new or latest) checkpoint."""
     checkpoint, created = make_checkpoint()
     db.session.commit()
-    return checkpoint, created, publish_checkpoint(checkpoint.as_checkpoint())
+    return checkpoint, created, publish_checkpoint(checkpoint.as_checkpoint(), to_url=True)
 
 
-def checkpoint_quietly(app: Flask) -> None:
+def checkpoint_quietly(app: Flask, *, background: bool = False) -> None:
     """Sign and publish a checkpoint in a session of its own, logging instead of raising.
 
-    Used after the caller's commit (every N events, or the interval) and by the tail timer: a
-    failure never touches a committed transaction, and the next checkpoint covers the same events.
+    Used after the caller's commit (every N events, or the interval) and by the tail timer
+    (``background``): a failure never touches a committed transaction, and the next checkpoint
+    covers the same events. Once the witness URL has failed, requests no longer wait for it: only
+    the timer retries it.
     """
     try:
         with Session(db.engine) as session:
@@ -164,10 +172,10 @@ def checkpoint_quietly(app: Flask) -> None:
         app.logger.exception("audit checkpoint failed; the next checkpoint will cover these events")
         return
     if created or not tail_state(app).delivered(signed["tree_size"], app.config):
-        _publish_logged(signed, app)
+        _publish_logged(signed, app, background=background)
 
 
-def publish_latest_quietly(app: Flask) -> None:
+def publish_latest_quietly(app: Flask, *, background: bool = False) -> None:
     """Publish the newest stored checkpoint again (a witness missed it), logging instead of raising."""
     try:
         with Session(db.engine) as session:
@@ -177,10 +185,10 @@ def publish_latest_quietly(app: Flask) -> None:
         app.logger.exception("audit checkpoint could not be read for publishing; retried later")
         return
     if signed is not None:
-        _publish_logged(signed, app)
+        _publish_logged(signed, app, background=background)
 
 
-def _publish_logged(signed: dict[str, Any], app: Flask) -> None:
-    published = publish_checkpoint(signed, app)
+def _publish_logged(signed: dict[str, Any], app: Flask, *, background: bool) -> None:
+    published = publish_checkpoint(signed, app, to_url=True if background else None)
     for error in published.errors:
         app.logger.error("audit checkpoint of %s events not published: %s", signed["tree_size"], error)

@@ -35,9 +35,10 @@ class TailState:
         self.url_failed = False
         self.dir_failed = False
 
-    def note_published(self, size: int, published: Published) -> None:
+    def note_published(self, size: int, published: Published, *, to_url: bool = True) -> None:
         """Remember whether the last publication missed a witness, so that the timer retries it."""
-        self.url_failed = any(e.startswith("checkpoint URL") for e in published.errors)
+        if to_url:
+            self.url_failed = any(e.startswith("checkpoint URL") for e in published.errors)
         self.dir_failed = any(e.startswith("checkpoint directory") for e in published.errors)
 
     def delivered(self, size: int, config: Any) -> bool:
@@ -87,13 +88,13 @@ def _fire(app: Flask) -> None:
         state.timer = None
     try:
         with app.app_context():
-            checkpoint_if_due(app)
+            checkpoint_if_due(app, background=True)
             db.session.remove()
     except Exception:  # a timer thread has no caller to raise to; the next commit or cron retries
         app.logger.exception("audit tail checkpoint failed")
 
 
-def checkpoint_if_due(app: Flask) -> None:
+def checkpoint_if_due(app: Flask, *, background: bool = False) -> None:
     """Sign (and publish) a checkpoint when events are newer than the newest one and the interval has passed,
     else arm the timer for when it will have; publish the newest again when a witness missed it."""
     from portal.audit.checkpoints import checkpoint_quietly, latest_checkpoint, publish_latest_quietly, tree_size
@@ -114,9 +115,9 @@ def checkpoint_if_due(app: Flask) -> None:
     pending = latest_size is None or latest_size < size
     wait = (due_at - utcnow()).total_seconds()
     if pending and wait <= 0:
-        checkpoint_quietly(app)  # signs the tail and publishes it
+        checkpoint_quietly(app, background=background)  # signs the tail and publishes it
     elif latest_size is not None and not state.delivered(latest_size, app.config):
-        publish_latest_quietly(app)
+        publish_latest_quietly(app, background=background)
     if pending and wait > 0:
         state.arm(app, wait)
     elif state.url_failed or state.dir_failed:

@@ -63,6 +63,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _non_negative_int(name: str, default: str) -> int:
+    value = os.environ.get(name, default).strip()
+    if not value.isascii() or not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of seconds, not {value!r}")
+    return int(value)
+
+
+def _checkpoint_dir(instance_path: Path) -> str | None:
+    """Write-once checkpoint files go to the instance folder's ``checkpoints/`` unless told otherwise."""
+    value = (os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR") or "").strip()
+    if value.lower() == "off":
+        return None
+    return value or str(instance_path / "checkpoints")
+
+
 def load_config(instance_path: Path) -> dict[str, object]:
     """Build the Flask config mapping from the environment."""
     env = os.environ.get("PORTAL_ENV", "development")
@@ -115,9 +130,13 @@ def load_config(instance_path: Path) -> dict[str, object]:
         # else one generated once into the instance folder; one signed checkpoint per this many events.
         "PORTAL_AUDIT_SIGNING_KEY": os.environ.get("PORTAL_AUDIT_SIGNING_KEY") or None,
         "PORTAL_AUDIT_CHECKPOINT_EVERY": int(os.environ.get("PORTAL_AUDIT_CHECKPOINT_EVERY", "1000")),
-        # Second homes for checkpoints that the portal cannot rewrite: write-once files, a witness URL.
-        "PORTAL_AUDIT_CHECKPOINT_DIR": os.environ.get("PORTAL_AUDIT_CHECKPOINT_DIR") or None,
+        # The tail: events newer than the newest checkpoint are signed within this many seconds (0: off).
+        "PORTAL_AUDIT_CHECKPOINT_INTERVAL": _non_negative_int("PORTAL_AUDIT_CHECKPOINT_INTERVAL", "60"),
+        # Second homes for checkpoints that the portal cannot rewrite: write-once files (by default in the
+        # instance folder; "off" for none), a witness URL, and how long a witness may take to answer.
+        "PORTAL_AUDIT_CHECKPOINT_DIR": _checkpoint_dir(instance_path),
         "PORTAL_AUDIT_CHECKPOINT_URL": os.environ.get("PORTAL_AUDIT_CHECKPOINT_URL") or None,
+        "PORTAL_AUDIT_CHECKPOINT_TIMEOUT": _non_negative_int("PORTAL_AUDIT_CHECKPOINT_TIMEOUT", "2"),
         # How long each record type is kept (the retention report; audit events are never deleted).
         "PORTAL_RETENTION": parse_retention(os.environ.get("PORTAL_RETENTION", "")),
     }

@@ -38,6 +38,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("instance")
     os.environ["PORTAL_INSTANCE_PATH"] = str(path)
+    # No audit tail timer may outlive its test's app and sign into the next test (test_tail.py turns it on).
+    os.environ.setdefault("PORTAL_AUDIT_CHECKPOINT_INTERVAL", "0")
     return path
 
 
@@ -79,6 +81,7 @@ def app(_schema: None, database_url: str, tmp_path: Path) -> Iterator[Flask]:
             # Real scrypt at a low cost: the suite logs in hundreds of times.
             "PORTAL_PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             "PORTAL_STORAGE_DIR": str(tmp_path / "files"),
+            "PORTAL_AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         }
     )
     with app.app_context():

@@ -76,7 +76,10 @@ def audit_events():
 @bp.get("/audit/verify")
 def audit_verify():
     require_roles(*AUDIT_ROLES)
-    return jsonify(trail.verify_audit_trail(actor=g.actor).as_dict())
+    from portal.audit.witness import WitnessSettings
+
+    witness = WitnessSettings.from_config(current_app.config)
+    return jsonify(trail.verify_audit_trail(actor=g.actor, witness=witness).as_dict())
 
 
 @bp.get("/audit/checkpoint")

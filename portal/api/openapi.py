@@ -302,10 +302,19 @@ PUBLIC_KEY = closed(
     }
 )
 VERIFY = closed(
-    {"ok": BOOL, "events": COUNT, "first_bad_seq": nullable({"type": "integer"}), "root": HEX},
     {
-        "unproven_events": {**COUNT, "description": "events newer than the newest witnessed checkpoint"},
-        "witnessed_tree_size": nullable({**COUNT, "description": "the newest witnessed checkpoint's size"}),
+        "ok": BOOL,
+        "events": COUNT,
+        "first_bad_seq": nullable({"type": "integer"}),
+        "root": HEX,
+        "unproven_events": {
+            **COUNT,
+            "description": "events after the newest witnessed checkpoint (all events when none is witnessed): "
+            "verify cannot yet prove they were not removed or rewritten",
+        },
+        "witnessed_tree_size": nullable(
+            {**COUNT, "description": "the size of the newest checkpoint kept outside the database (file or witness)"}
+        ),
     },
     description="as `flask audit verify --json`",
 )

@@ -1,14 +1,10 @@
-"""Signed checkpoints of the audit tree: made every N events and on demand, stored, and published write-once."""
+"""Signed checkpoints of the audit tree: made every N events, on an interval and on demand; stored and published."""
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, current_app
 from sqlalchemy import func, select
@@ -18,14 +14,14 @@ from sqlalchemy.orm import Session
 from portal.audit.merkle import TreeBuilder
 from portal.audit.models import AuditCheckpoint, AuditEvent
 from portal.audit.signing import load_or_create_key, sign_checkpoint
+from portal.audit.tail import tail_state
+from portal.audit.witness import Published, WitnessSettings, publish
 from portal.db import utcnow
 from portal.errors import PortalError
 from portal.extensions import db
 
 KEY_FILE = "audit_signing_key.pem"
 _KEY_EXTENSION = "portal.audit_signing_key"
-# A witness that does not answer within this many seconds is reported as failed; the checkpoint stays stored.
-PUBLISH_TIMEOUT_S = 10
 _LEAF_CHUNK = 50_000
 
 
@@ -34,13 +30,6 @@ class AuditIntegrityError(PortalError):
 
     code = "audit_integrity"
     status = 409
-
-
-class CheckpointPublishError(PortalError):
-    """The checkpoint is stored, but could not be written to the second location."""
-
-    code = "checkpoint_publish_failed"
-    status = 502
 
 
 def signing_key(app: Flask | None = None) -> Ed25519PrivateKey:
@@ -138,58 +127,21 @@ def make_checkpoint(
     return checkpoint, True
 
 
-@dataclass
-class Published:
-    """Where a checkpoint was written besides the database."""
-
-    path: str | None = None
-    url: str | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "url": self.url, "errors": self.errors}
-
-
-def _write_once(directory: Path, checkpoint: dict[str, Any]) -> Path:
-    """Create ``checkpoint-<tree_size>.json`` read-only; never replace a different one."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"checkpoint-{checkpoint['tree_size']:012d}.json"
-    body = (json.dumps(checkpoint, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    except FileExistsError:
-        if path.read_bytes() == body:
-            return path  # published before: the same statement again
-        raise CheckpointPublishError(f"{path} exists with other content; refusing to overwrite it") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(body)
-        out.flush()
-        os.fsync(out.fileno())
-    return path
-
-
-def publish_checkpoint(checkpoint: dict[str, Any], app: Flask | None = None) -> Published:
+def publish_checkpoint(
+    checkpoint: dict[str, Any], app: Flask | None = None, *, to_url: bool | None = None
+) -> Published:
     """Write the checkpoint to ``PORTAL_AUDIT_CHECKPOINT_DIR`` and POST it to ``PORTAL_AUDIT_CHECKPOINT_URL``.
 
     Both are optional; failures are collected in ``errors`` rather than raised, so that one
-    witness being down does not stop the other.
+    witness being down does not stop the other. A failed POST is retried later (``tail``): until
+    then requests (``to_url`` None) do not wait for that witness again; the tail timer and
+    ``flask audit checkpoint`` (``to_url`` True) do.
     """
-    config = (app or current_app).config
-    published = Published()
-    directory = config.get("PORTAL_AUDIT_CHECKPOINT_DIR")
-    if directory:
-        try:
-            published.path = str(_write_once(Path(directory), checkpoint))
-        except (OSError, CheckpointPublishError) as exc:
-            published.errors.append(f"checkpoint directory: {getattr(exc, 'message', None) or exc}")
-    url = config.get("PORTAL_AUDIT_CHECKPOINT_URL")
-    if url:
-        try:
-            response = requests.post(url, json=checkpoint, timeout=PUBLISH_TIMEOUT_S)
-            response.raise_for_status()
-            published.url = url
-        except requests.RequestException as exc:
-            published.errors.append(f"checkpoint URL: {exc}")
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    if to_url is None:
+        to_url = not tail_state(app).url_failed
+    published = publish(checkpoint, WitnessSettings.from_config(app.config), to_url=to_url)
+    tail_state(app).note_published(checkpoint["tree_size"], published, to_url=to_url)
     return published
 
 
@@ -197,11 +149,17 @@ def create_checkpoint() -> tuple[AuditCheckpoint, bool, Published]:
     """``flask audit checkpoint``: sign the tree now, commit, and publish the (new or latest) checkpoint."""
     checkpoint, created = make_checkpoint()
     db.session.commit()
-    return checkpoint, created, publish_checkpoint(checkpoint.as_checkpoint())
+    return checkpoint, created, publish_checkpoint(checkpoint.as_checkpoint(), to_url=True)
 
 
-def checkpoint_quietly(app: Flask) -> None:
-    """The automatic checkpoint after a commit: in its own session, logging instead of raising."""
+def checkpoint_quietly(app: Flask, *, background: bool = False) -> None:
+    """Sign and publish a checkpoint in a session of its own, logging instead of raising.
+
+    Used after the caller's commit (every N events, or the interval) and by the tail timer
+    (``background``): a failure never touches a committed transaction, and the next checkpoint
+    covers the same events. Once the witness URL has failed, requests no longer wait for it: only
+    the timer retries it.
+    """
     try:
         with Session(db.engine) as session:
             checkpoint, created = make_checkpoint(session=session, key=signing_key(app))
@@ -213,7 +171,24 @@ def checkpoint_quietly(app: Flask) -> None:
     except (SQLAlchemyError, PortalError, OSError, ValueError):
         app.logger.exception("audit checkpoint failed; the next checkpoint will cover these events")
         return
-    if created:
-        published = publish_checkpoint(signed, app)
-        for error in published.errors:
-            app.logger.error("audit checkpoint of %s events not published: %s", signed["tree_size"], error)
+    if created or not tail_state(app).delivered(signed["tree_size"], app.config):
+        _publish_logged(signed, app, background=background)
+
+
+def publish_latest_quietly(app: Flask, *, background: bool = False) -> None:
+    """Publish the newest stored checkpoint again (a witness missed it), logging instead of raising."""
+    try:
+        with Session(db.engine) as session:
+            latest = latest_checkpoint(session)
+            signed = latest.as_checkpoint() if latest is not None else None
+    except SQLAlchemyError:
+        app.logger.exception("audit checkpoint could not be read for publishing; retried later")
+        return
+    if signed is not None:
+        _publish_logged(signed, app, background=background)
+
+
+def _publish_logged(signed: dict[str, Any], app: Flask, *, background: bool) -> None:
+    published = publish_checkpoint(signed, app, to_url=True if background else None)
+    for error in published.errors:
+        app.logger.error("audit checkpoint of %s events not published: %s", signed["tree_size"], error)

@@ -19,10 +19,13 @@ audit_cli = AppGroup("audit", help="Verify, checkpoint and export the audit trai
 @json_option
 @reports_errors
 def verify_command(full, as_json):
-    """Recompute every leaf and the root and check every checkpoint; exit 0 if intact, 1 if not."""
+    """Recompute every leaf and the root and check every checkpoint, stored and witnessed (files, witness URL);
+    exit 0 if intact, 1 if not. Also says how many events no witnessed checkpoint covers yet."""
     from portal.audit.trail import verify_audit_trail
+    from portal.audit.witness import WitnessSettings
 
-    report = verify_audit_trail(actor=Actor.system(), full=full)
+    witness = WitnessSettings.from_config(current_app.config)
+    report = verify_audit_trail(actor=Actor.system(), full=full, witness=witness)
     emit(report.as_dict(), as_json, "\n".join(report.describe()))
     if not report.ok:
         first = sorted(report.problems, key=lambda p: (p.seq is None, p.seq or 0))[0]
@@ -34,7 +37,10 @@ def verify_command(full, as_json):
 @json_option
 @reports_errors
 def checkpoint_command(as_json):
-    """Sign a checkpoint of the trail now (and publish it to the configured second locations)."""
+    """Sign a checkpoint of the trail now (and publish it to the configured second locations).
+
+    Nothing new since the latest checkpoint: it is published again, nothing is signed. Run it every
+    minute from cron so that the tail left by short-lived processes is signed (docs/audit.md)."""
     from portal.audit.checkpoints import create_checkpoint
 
     checkpoint, created, published = create_checkpoint()
@@ -45,6 +51,20 @@ def checkpoint_command(as_json):
     emit(result, as_json, "\n".join(lines))
     if published.errors:
         fail("; ".join(published.errors))
+
+
+@audit_cli.command("grant")
+@click.argument("role")
+@click.option("--dry-run", is_flag=True, help="Print the statements, change nothing.")
+@json_option
+@reports_errors
+def grant_command(role, dry_run, as_json):
+    """Give the PostgreSQL ROLE the portal runs as its privileges: read and write the business tables, only read
+    and append the audit tables. Run as the tables' owner, after every flask db upgrade (docs/security.md)."""
+    from portal.audit.roles import grant_app_role
+
+    grants = grant_app_role(role=role, dry_run=dry_run)
+    emit({**grants.as_dict(), "applied": not dry_run}, as_json, ";\n".join(grants.statements) + ";")
 
 
 @audit_cli.command("export")

@@ -18,6 +18,7 @@ from portal.audit.merkle import EMPTY_ROOT, TreeBuilder, consistency_proof_from,
 from portal.audit.models import AuditCheckpoint, AuditEvent, leaf_object
 from portal.audit.subtrees import subtrees
 from portal.audit.verify import checkpoint_problem
+from portal.audit.witness import WitnessSettings, read_witnessed
 from portal.extensions import db
 
 # Rows fetched per round trip when streaming the trail.
@@ -61,8 +62,18 @@ class Problem:
 
 
 @dataclass
+class Signed:
+    """A signed tree head to compare the rebuilt tree with: a stored checkpoint or a witnessed one."""
+
+    tree_size: int
+    root_hash: str
+    source: str = "database"
+
+
+@dataclass
 class TrailReport:
-    """What ``verify_trail`` found; ``as_dict()`` is the contract's ``{"ok", "events", "first_bad_seq", "root"}``."""
+    """What ``verify_trail`` found; ``as_dict()`` is the contract's ``{"ok", "events", "first_bad_seq", "root"}``
+    with ``unproven_events`` and ``witnessed_tree_size``."""
 
     events: int = 0
     root: str = EMPTY_ROOT.hex()
@@ -70,6 +81,11 @@ class TrailReport:
     full: bool = False
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    # The newest checkpoint found outside the database (a write-once file or the witness URL), if any.
+    witnessed_tree_size: int | None = None
+    witnessed_checkpoints: int = 0
+    # Witnesses that did not answer (not a failure: their copies still exist).
+    witness_notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,8 +101,21 @@ class TrailReport:
         if len(self.problems) < _MAX_PROBLEMS:
             self.problems.append(Problem(seq, check, reason))
 
+    @property
+    def unproven_events(self) -> int:
+        """Events after the newest witnessed checkpoint: someone who can rewrite the database can still
+        remove or change them without verify noticing."""
+        return max(self.events - (self.witnessed_tree_size or 0), 0)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq, "root": self.root}
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "first_bad_seq": self.first_bad_seq,
+            "root": self.root,
+            "unproven_events": self.unproven_events,
+            "witnessed_tree_size": self.witnessed_tree_size,
+        }
 
     def describe(self) -> list[str]:
         """Human-readable lines, first problem first."""
@@ -94,7 +123,10 @@ class TrailReport:
             f"events: {self.events}",
             f"root: {self.root}",
             f"checkpoints checked: {self.checkpoints}",
+            f"witnessed tree size: {self.witnessed_tree_size if self.witnessed_tree_size is not None else 'none'}",
+            f"unproven events (after the newest witnessed checkpoint): {self.unproven_events}",
         ]
+        lines += [f"note: {note}" for note in self.witness_notes]
         ordered = sorted(self.problems, key=lambda p: (p.seq is None, p.seq or 0))
         lines += [f"{'seq ' + str(p.seq) if p.seq else 'trail'}: {p.check}: {p.reason}" for p in ordered]
         lines.append("intact" if self.ok else f"NOT INTACT: {self.problem_count} problem(s)")
@@ -133,26 +165,29 @@ def _leaf_chunks(session: Session, last: int) -> Iterator[Chunk]:
 class _TreeCheck:
     """Rebuilds the tree from verified leaves in seq order and compares it with every checkpoint."""
 
-    def __init__(self, report: TrailReport, checkpoints: list[AuditCheckpoint]) -> None:
+    def __init__(self, report: TrailReport, checkpoints: list[Signed]) -> None:
         self.report = report
         self.builder = TreeBuilder()
-        self.pending = [cp for cp in checkpoints if cp.tree_size > 0]
+        self.pending = sorted((cp for cp in checkpoints if cp.tree_size > 0), key=lambda cp: cp.tree_size)
         self.pending.reverse()  # pop() gives the smallest
         self.expected = 1
         # (largest size proven so far, checkpoint size) for each checkpoint whose root differed;
         # which seq to blame is decided once every row-level problem is known.
-        self.mismatches: list[tuple[int, int]] = []
+        self.mismatches: list[tuple[int, Signed]] = []
         self.proven = 0
         for cp in checkpoints:
             if cp.tree_size == 0:
                 self._compare(cp)
 
-    def _compare(self, cp: AuditCheckpoint) -> None:
-        self.report.checkpoints += 1
-        if self.builder.root().hex() == cp.root_hash:
-            self.proven = cp.tree_size
+    def _compare(self, cp: Signed) -> None:
+        if cp.source == "database":
+            self.report.checkpoints += 1
         else:
-            self.mismatches.append((self.proven, cp.tree_size))
+            self.report.witnessed_checkpoints += 1
+        if self.builder.root().hex() == cp.root_hash:
+            self.proven = max(self.proven, cp.tree_size)
+        else:
+            self.mismatches.append((self.proven, cp))
 
     def _rows(self, chunk: Chunk) -> None:
         """Per-row checks, only for a chunk whose fast checks failed."""
@@ -189,13 +224,16 @@ class _TreeCheck:
         report, size = self.report, self.builder.size
         report.events, report.root = size, self.builder.root().hex()
         for cp in reversed(self.pending):
-            report.add(size + 1, "checkpoint", f"a checkpoint signed {cp.tree_size} events, only {size} are stored")
+            signer = "a checkpoint" if cp.source == "database" else f"a witnessed checkpoint ({cp.source})"
+            report.add(size + 1, "checkpoint", f"{signer} signed {cp.tree_size} events, only {size} are stored")
 
     def blame(self) -> None:
         """Name a seq for each checkpoint whose root differs, unless a row-level problem explains it."""
-        for proven, size in self.mismatches:
+        for proven, cp in self.mismatches:
+            size = cp.tree_size
             explained = any(p.seq is not None and proven < p.seq <= size for p in self.report.problems)
-            reason = f"the root of the first {size} events differs from the signed checkpoint's"
+            signer = "the signed checkpoint's" if cp.source == "database" else f"the witnessed one's ({cp.source})"
+            reason = f"the root of the first {size} events differs from {signer}"
             # Seqs 1..proven are proven by an earlier checkpoint: the change lies in proven+1..size.
             self.report.add(None if explained else proven + 1, "checkpoint", reason)
 
@@ -231,13 +269,25 @@ def _pg_column_mismatches(engine: Engine, last: int) -> list[int]:
         return list(connection.execute(_PG_COLUMN_MISMATCH_LIST, {"last": last, "limit": _MAX_PROBLEMS}).scalars())
 
 
-def verify_trail(*, full: bool = False, session: Session | None = None) -> TrailReport:
+def verify_trail(
+    *,
+    full: bool = False,
+    session: Session | None = None,
+    witness: WitnessSettings | None = None,
+    current_key_id: str | None = None,
+) -> TrailReport:
     """Recompute every leaf and the root, check every stored checkpoint, and name the first bad seq.
 
     Checks, per event: seqs run 1..N without gaps; the stored leaf hash is SHA-256 of 0x00 and
     the stored canonical bytes; the columns still say what the canonical bytes say (which also
     catches an event moved to another seq). Per checkpoint: its signature, and that the tree
     rebuilt from the stored events has its root at its size.
+
+    With ``witness``, the checkpoints kept outside the database (every write-once file, and the
+    witness URL's newest) are checked the same way: their signature, by a key the portal signed
+    with (``current_key_id`` or a stored checkpoint's), and the rebuilt tree's root at their size.
+    A tail deleted or rewritten below the newest witnessed size then fails even when the stored
+    checkpoints were removed too; ``unproven_events`` counts the events after it.
 
     Leaves are always hashed here, with hashlib, from the stored canonical bytes. The columns
     are compared by PostgreSQL, concurrently, with one text equality per event (see _PG_REBUILT);
@@ -253,8 +303,11 @@ def verify_trail(*, full: bool = False, session: Session | None = None) -> Trail
         problem = checkpoint_problem(cp.as_checkpoint())
         if problem:
             report.add(None, "checkpoint", f"checkpoint of {cp.tree_size} events: {problem}")
+    heads = [Signed(cp.tree_size, cp.root_hash) for cp in checkpoints]
+    if witness is not None:
+        heads += _witnessed_heads(report, witness, checkpoints, current_key_id)
     last = tree_size(session)
-    tree = _TreeCheck(report, checkpoints)
+    tree = _TreeCheck(report, heads)
     bind = session.get_bind()
     if not full and bind.dialect.name == "postgresql" and isinstance(bind, Engine):
         # The database compares the columns while this process hashes: both read every row.
@@ -271,6 +324,25 @@ def verify_trail(*, full: bool = False, session: Session | None = None) -> Trail
     tree.finish()
     tree.blame()
     return report
+
+
+def _witnessed_heads(
+    report: TrailReport, witness: WitnessSettings, checkpoints: list[AuditCheckpoint], current_key_id: str | None
+) -> list[Signed]:
+    """The witnessed checkpoints worth comparing: those that do not say exactly what a stored one says."""
+    stored = {cp.tree_size: cp.as_checkpoint() for cp in checkpoints}
+    trusted = {cp.key_id for cp in checkpoints} | ({current_key_id} if current_key_id else set())
+    witnessed = read_witnessed(witness, trusted_key_ids=trusted, stored=stored)
+    for where, why in witnessed.invalid:
+        report.add(None, "witness", f"{where}: {why}")
+    report.witness_notes += witnessed.unreachable
+    report.witnessed_tree_size = witnessed.newest_size
+    heads = []
+    for cp in witnessed.checkpoints:
+        source = cp.pop("source")
+        if stored.get(cp["tree_size"]) != cp:
+            heads.append(Signed(cp["tree_size"], cp["root_hash"], source))
+    return heads
 
 
 # --------------------------------------------------------------------------- proofs from the database

@@ -48,7 +48,8 @@ def _forget_next_seq(session: Session, *args: Any) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _checkpoint_when_due(session: Session) -> None:
-    """Sign a checkpoint once the committed events cross a multiple of PORTAL_AUDIT_CHECKPOINT_EVERY.
+    """Sign a checkpoint once the committed events cross a multiple of PORTAL_AUDIT_CHECKPOINT_EVERY, or when
+    the newest checkpoint is older than PORTAL_AUDIT_CHECKPOINT_INTERVAL (else arm the tail timer).
 
     It runs after the caller's commit, in a session of its own, and never raises: a failed
     checkpoint is logged and the next one covers the same events.
@@ -57,12 +58,9 @@ def _checkpoint_when_due(session: Session) -> None:
     appended = session.info.pop(_APPENDED, None)
     if appended is None or not has_app_context():
         return
-    every = int(current_app.config.get("PORTAL_AUDIT_CHECKPOINT_EVERY") or 0)
-    first, last = appended
-    if every > 0 and last // every > (first - 1) // every:
-        from portal.audit.checkpoints import checkpoint_quietly
+    from portal.audit.tail import after_events_committed
 
-        checkpoint_quietly(current_app._get_current_object())
+    after_events_committed(current_app._get_current_object(), *appended)
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,6 +17,7 @@ from portal.audit.integrity import TrailReport, verify_trail
 from portal.audit.models import AuditEvent, leaf_object
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
+from portal.audit.witness import WitnessSettings
 from portal.cases.models import Case, Placement
 from portal.compliance.models import Finding
 from portal.contacts.models import Contact
@@ -401,9 +402,12 @@ def _described(entries: list[TimelineEntry], next_cursor: str | None) -> Timelin
     )
 
 
-def verify_audit_trail(*, actor: Actor, full: bool = False) -> TrailReport:
-    """Verify the whole trail and record that it was verified, with the result."""
-    report = verify_trail(full=full)
+def verify_audit_trail(*, actor: Actor, full: bool = False, witness: WitnessSettings | None = None) -> TrailReport:
+    """Verify the whole trail against its stored and ``witness``'s checkpoints, and record that it was verified."""
+    from portal.audit.checkpoints import signing_key
+    from portal.audit.signing import key_id
+
+    report = verify_trail(full=full, witness=witness, current_key_id=key_id(signing_key().public_key()))
     record_event(
         actor=actor,
         action=AuditTag.AUDIT_TRAIL_VERIFY,

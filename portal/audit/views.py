@@ -20,6 +20,7 @@ from portal.audit.forms import ExportForm
 from portal.audit.labels import OBJECT_TYPE, detail_fields
 from portal.audit.retention import retention_report
 from portal.audit.tags import AuditTag
+from portal.audit.witness import WitnessSettings
 from portal.errors import NotFoundError, PortalError
 from portal.i18n import viewer_timezone
 from portal.security import Role, current_actor, roles_required
@@ -175,7 +176,7 @@ def case_timeline(case_ref: str):
 def verify():
     if not ActionForm().validate_on_submit():
         abort(400)
-    report = trail.verify_audit_trail(actor=current_actor())
+    report = trail.verify_audit_trail(actor=current_actor(), witness=WitnessSettings.from_config(current_app.config))
     return render_template("audit/verify.html", report=report, checkpoint=latest_checkpoint())
 
 

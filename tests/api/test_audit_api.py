@@ -67,7 +67,8 @@ def test_verify_answers_like_the_command_and_is_audited(api, app, who):
     with app.app_context():
         before = last_seq()
     body = client.get("/api/v1/audit/verify").json
-    assert set(body) == {"ok", "events", "first_bad_seq", "root"}
+    assert set(body) == {"ok", "events", "first_bad_seq", "root", "unproven_events", "witnessed_tree_size"}
+    assert body["witnessed_tree_size"] is None and body["unproven_events"] == before
     assert body["ok"] is True and body["events"] == before and body["first_bad_seq"] is None
     with app.app_context():
         assert audit_actions(before) == ["audit:trail:verify"]

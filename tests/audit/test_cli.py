@@ -29,8 +29,10 @@ def test_verify_json_is_exactly_the_contract_object(runner, world, app):
     result = runner.invoke(args=["audit", "verify", "--json"])
     assert result.exit_code == 0 and result.stderr == ""
     out = json.loads(result.stdout)
-    assert list(out) == ["ok", "events", "first_bad_seq", "root"]
+    assert list(out) == ["ok", "events", "first_bad_seq", "root", "unproven_events", "witnessed_tree_size"]
     assert out["ok"] is True and out["first_bad_seq"] is None and len(out["root"]) == 64
+    # No checkpoint has been signed in this test: nothing is witnessed, every event is unproven.
+    assert out["witnessed_tree_size"] is None and out["unproven_events"] == out["events"]
     with app.app_context():
         assert out["events"] == last_seq() - 1 and audit_actions(last_seq() - 1) == ["audit:trail:verify"]
 

@@ -50,7 +50,14 @@ def test_record_event_stores_the_canonical_bytes_it_hashed():
 
 
 def test_an_empty_trail_is_intact():
-    assert result() == {"ok": True, "events": 0, "first_bad_seq": None, "root": hashlib.sha256(b"").hexdigest()}
+    assert result() == {
+        "ok": True,
+        "events": 0,
+        "first_bad_seq": None,
+        "root": hashlib.sha256(b"").hexdigest(),
+        "unproven_events": 0,
+        "witnessed_tree_size": None,
+    }
 
 
 def test_an_intact_trail_verifies_with_every_checkpoint():
@@ -63,7 +70,15 @@ def test_an_intact_trail_verifies_with_every_checkpoint():
     leaves = [
         bytes.fromhex(h) for h in db.session.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq)).scalars()
     ]
-    assert report.as_dict() == {"ok": True, "events": 12, "first_bad_seq": None, "root": root_hash(leaves).hex()}
+    assert report.as_dict() == {
+        "ok": True,
+        "events": 12,
+        "first_bad_seq": None,
+        "root": root_hash(leaves).hex(),
+        # Checkpoints only in the database (no witness given): none of the 12 is proven against an outside copy.
+        "unproven_events": 12,
+        "witnessed_tree_size": None,
+    }
     assert report.checkpoints == 2 and report.problems == []
     full = verify_trail(full=True)
     assert full.ok and full.root == report.root

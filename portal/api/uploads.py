@@ -7,7 +7,7 @@ from flask import Response, g, jsonify, request, stream_with_context
 from portal.api import bp, error_response
 from portal.uploads import services
 from portal.uploads.exports import errors_csv
-from portal.uploads.jobs import dispatch_upload
+from portal.uploads.jobs import dispatch_note, dispatch_upload
 
 
 @bp.post("/uploads")
@@ -31,9 +31,13 @@ def create_upload():
         return jsonify(body), 422
     if submission.duplicate:
         return jsonify(services.upload_summary(submission.upload, duplicate=True)), 200
+    note = None
     if submission.upload.status == "queued":
-        dispatch_upload(submission.upload.id)
-    return jsonify(services.upload_summary(submission.upload)), 202
+        note = dispatch_note(dispatch_upload(submission.upload.id))
+    summary = services.upload_summary(submission.upload)
+    if note is not None:
+        summary["note"] = str(note)
+    return jsonify(summary), 202
 
 
 @bp.get("/uploads")

@@ -31,6 +31,7 @@ from portal.plugins import (
 from portal.plugins.manager import AMBIGUITY_MARGIN, MIN_CONFIDENCE
 from portal.plugins.records import KINDS
 from portal.security import Actor, Role
+from portal.uploads.jobs import current_settings, revive_upload
 from portal.uploads.models import Upload, UploadError, progress_percent
 from portal.uploads.storage import blob_path, store_stream
 
@@ -186,7 +187,12 @@ def submit_upload(
     filename = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
     existing = _live_upload(agency.id, kind, stored.sha256)
     if existing is not None:
-        return _duplicate(actor, existing)
+        # An earlier upload no attempt is working on must not block the same bytes forever.
+        revived = revive_upload(existing, current_settings())
+        if revived == "requeued":
+            return _duplicate(actor, existing, requeued=True)
+        if revived is None:
+            return _duplicate(actor, existing)
     with stored.path.open("rb") as handle:
         sample = read_sample(handle)
     requested = adapter or None
@@ -293,17 +299,22 @@ def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:
     ).scalar_one_or_none()
 
 
-def _duplicate(actor: Actor, existing: Upload) -> Submission:
+def _duplicate(actor: Actor, existing: Upload, *, requeued: bool = False) -> Submission:
+    """The same bytes again: the earlier upload answers; ``requeued``: it was stranded and is queued again."""
+    details: dict[str, Any] = {"sha256": existing.sha256, "kind": existing.kind}
+    if requeued:
+        details["requeued"] = True
     record_event(
         actor=actor,
         action=AuditTag.UPLOAD_DUPLICATE,
         object_type="upload",
         object_id=existing.id,
         agency_id=existing.agency_id,
-        details={"sha256": existing.sha256, "kind": existing.kind},
+        details=details,
     )
     db.session.commit()
-    return Submission(existing, True)
+    # A requeued upload is not answered as a duplicate: the caller dispatches it like a new one.
+    return Submission(existing, not requeued)
 
 
 def original_file(*, actor: Actor, upload_id: int) -> tuple[Upload, Path]:

@@ -30,11 +30,22 @@ from portal.security import AGENCY_ROLES, Role, current_actor, roles_required
 from portal.uploads import services
 from portal.uploads.exports import errors_csv
 from portal.uploads.forms import UploadForm
-from portal.uploads.jobs import dispatch_upload
+from portal.uploads.jobs import dispatch_note, dispatch_upload, start_reaper
 from portal.uploads.models import progress_percent
 
 bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 ALL_ROLES = tuple(Role)
+
+
+@bp.before_app_request
+def _reap_in_process() -> None:
+    """Without Redis no worker reaps: the web process does, from its first request on (docs/uploads.md).
+
+    Not under tests, whose apps come and go: they run the reaper themselves.
+    """
+    app = current_app._get_current_object()
+    if not app.testing and not app.config.get("PORTAL_REDIS_URL"):
+        start_reaper(app)
 
 
 def _form(agency_code: str | None) -> UploadForm:
@@ -76,7 +87,9 @@ def index():
             if submission.duplicate:
                 flash(_("You uploaded the same file before: here is that upload."), "info")
             elif submission.upload.status == "queued":
-                dispatch_upload(submission.upload.id)
+                note = dispatch_note(dispatch_upload(submission.upload.id))
+                if note is not None:
+                    flash(str(note), "info")
             return redirect(url_for("uploads.detail", upload_id=submission.upload.id))
     agency = request.args.get("agency", "")
     uploads = services.list_uploads(

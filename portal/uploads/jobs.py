@@ -29,6 +29,7 @@ from portal.audit.tags import AuditTag
 from portal.db import utcnow
 from portal.errors import _l
 from portal.extensions import db
+from portal.plugins import N_
 from portal.security import Actor
 from portal.uploads.models import Upload, UploadError
 
@@ -41,9 +42,9 @@ _apps: dict[int, Flask] = {}
 _worker_pid: int | None = None
 # What the database failing looks like (as opposed to the file): the attempt is retried, not rejected.
 DATABASE_FAULTS = (OperationalError, InterfaceError)
-# The agency reads this on the upload (row 0) when every attempt failed; template and params are stored.
-EXHAUSTED = "processing failed %(attempts)s times; send the file again or contact the lender"
-_l(EXHAUSTED, attempts=0)  # for pybabel: the template is stored, and translated when shown
+# The agency reads this on the upload (row 0) when every attempt failed: stored as a template with its
+# parameters, and translated when shown, like the adapters' row messages.
+EXHAUSTED = N_("processing failed %(attempts)s times; send the file again or contact the lender")
 
 
 class LeaseLostError(RuntimeError):
@@ -343,8 +344,11 @@ def revive_upload(upload: Upload, settings: JobSettings) -> str | None:
 # --- queueing -------------------------------------------------------------------------------
 
 
-def job_id(upload_id: int) -> str:
-    return f"upload-{upload_id}"
+def job_id(upload_id: int, queue: str = QUEUE) -> str:
+    # Job ids are global in a Redis database: named by the queue too, two portals sharing it stay apart.
+    # (RQ allows letters, digits, "_" and "-" in an id.)
+    name = "".join(c if c.isalnum() or c in "_-" else "_" for c in queue)
+    return f"{name}-upload-{upload_id}"
 
 
 def enqueue_upload(upload_id: int, settings: JobSettings, connection=None) -> bool:
@@ -360,7 +364,7 @@ def enqueue_upload(upload_id: int, settings: JobSettings, connection=None) -> bo
     assert settings.redis_url
     connection = connection or redis_connection(settings.redis_url)
     try:
-        job = Job.fetch(job_id(upload_id), connection=connection)
+        job = Job.fetch(job_id(upload_id, settings.queue), connection=connection)
     except NoSuchJobError:
         job = None
     if job is not None:
@@ -370,7 +374,7 @@ def enqueue_upload(upload_id: int, settings: JobSettings, connection=None) -> bo
     Queue(settings.queue, connection=connection).enqueue(
         process_upload_job,
         upload_id,
-        job_id=job_id(upload_id),
+        job_id=job_id(upload_id, settings.queue),
         job_timeout=JOB_TIMEOUT,
         result_ttl=3600,
         failure_ttl=7 * 86400,

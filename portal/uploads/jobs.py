@@ -22,7 +22,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
@@ -40,11 +40,13 @@ JOB_TIMEOUT = 4 * 3600
 _apps: dict[int, Flask] = {}
 # The `flask worker` process; a work-horse RQ forked from it must not reuse its database connections.
 _worker_pid: int | None = None
-# What the database failing looks like (as opposed to the file): the attempt is retried, not rejected.
+# What the database failing looks like through SQLAlchemy (as opposed to the file): retried, not rejected.
 DATABASE_FAULTS = (OperationalError, InterfaceError)
 # The agency reads this on the upload (row 0) when every attempt failed: stored as a template with its
 # parameters, and translated when shown, like the adapters' row messages.
 EXHAUSTED = N_("processing failed %(attempts)s times; send the file again or contact the lender")
+# What a client reads (HTTP 503) when the database itself cannot be reached.
+DATABASE_UNAVAILABLE = _l("the portal's database cannot be reached at the moment; send the file again shortly")
 
 
 class LeaseLostError(RuntimeError):
@@ -76,6 +78,18 @@ class JobSettings:
     @property
     def lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
+
+
+def is_database_fault(error: BaseException) -> bool:
+    """Whether ``error`` is the database failing (connection lost, server gone, locked) rather than the file.
+
+    The driver's own errors count as well as SQLAlchemy's: the contact store copies rows on a raw
+    driver connection (portal/contacts/services.py), whose errors SQLAlchemy never wraps.
+    """
+    if isinstance(error, DATABASE_FAULTS) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        return True
+    driver = db.engine.dialect.loaded_dbapi
+    return isinstance(error, (driver.OperationalError, driver.InterfaceError))
 
 
 def current_settings() -> JobSettings:
@@ -201,17 +215,29 @@ class Heartbeat(threading.Thread):
 
 
 def run_upload(upload_id: int, on_progress=None, settings: JobSettings | None = None) -> str:
-    """One attempt at an upload under a lease: ``processed``, ``retry`` (the database failed), ``lost``
-    (another attempt took over) or ``skipped`` (finished, or another attempt holds it).
+    """One attempt at an upload under a lease: ``processed``, ``retry`` (the attempt failed and the
+    upload is ``queued`` again, or its lease runs out), ``lost`` (another attempt took over) or
+    ``skipped`` (finished, or another attempt holds it).
+
+    Never raises for a fault of the database or of processing: the attempt counts, the reaper
+    retries it, and after ``max_attempts`` the upload is rejected (``reject_exhausted``).
 
     SQLite has no heartbeat: it allows one writer, and the attempt's transaction holds the write
     lock, so no other attempt can take the lease over while this one lives (docs/uploads.md).
     """
     settings = settings or current_settings()
-    token = claim_upload(upload_id, settings)
-    if token is None:
-        reject_exhausted(upload_id, settings)
-        return "skipped"
+    try:
+        token = claim_upload(upload_id, settings)
+        if token is None:
+            reject_exhausted(upload_id, settings)
+            return "skipped"
+    except Exception as exc:
+        if not is_database_fault(exc):
+            raise
+        # Not claimed: the upload stays as it was (queued), and the reaper hands it on.
+        log.warning("upload %s: the database cannot be reached to start it (%s); the reaper retries", upload_id, exc)
+        _discard_session()
+        return "retry"
     engine = db.engine
     beat = Heartbeat(engine, upload_id, token, settings) if engine.dialect.name != "sqlite" else None
     if beat is not None:
@@ -224,8 +250,13 @@ def run_upload(upload_id: int, on_progress=None, settings: JobSettings | None = 
         log.warning("upload %s: lease lost; the attempt that took over finishes it", upload_id)
         _discard_session()
         return "lost"
-    except DATABASE_FAULTS:
-        log.exception("upload %s: the database failed during processing; it will be retried", upload_id)
+    except Exception as exc:
+        # The database failed (a lost connection, a restart), or something unforeseen: this attempt
+        # is over and counted; the upload waits for the next one, up to the last.
+        if is_database_fault(exc):
+            log.warning("upload %s: the database failed during processing (%s); it will be retried", upload_id, exc)
+        else:
+            log.exception("upload %s: processing failed unexpectedly; it will be retried", upload_id)
         _discard_session()
         _release(engine, upload_id, token, requeue=True)
         return "retry"
@@ -237,11 +268,16 @@ def run_upload(upload_id: int, on_progress=None, settings: JobSettings | None = 
 
 
 def _discard_session() -> None:
-    try:
-        db.session.rollback()
-    except Exception:  # the connection is gone; the pool replaces it
-        log.debug("rollback after a database fault failed", exc_info=True)
-    db.session.remove()
+    """Roll the session back after a fault; the caller's objects stay in it, expired, to be read afresh."""
+    for _ in range(2):
+        try:
+            db.session.rollback()
+            return
+        except Exception:
+            # A rollback on a connection the server dropped fails once; SQLAlchemy then discards that
+            # connection, and the next rollback succeeds.
+            log.debug("rollback after a fault failed", exc_info=True)
+    db.session.close()
 
 
 def reject_exhausted(upload_id: int, settings: JobSettings) -> bool:

@@ -35,7 +35,7 @@ from portal.money.services import balance_issue
 from portal.plugins import N_, ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
 from portal.security import Actor, Role
 from portal.streams import ReadTap
-from portal.uploads.jobs import DATABASE_FAULTS, confirm_lease
+from portal.uploads.jobs import confirm_lease, is_database_fault
 from portal.uploads.models import Upload, UploadError
 from portal.uploads.services import plugin_manager, storage_root
 from portal.uploads.storage import blob_path
@@ -467,9 +467,9 @@ def process_upload(upload_id: int, on_progress: ProgressCallback | None = None, 
             processor.run_contacts()
         else:
             settlements = processor.run_settlements()
-    except DATABASE_FAULTS:
-        raise
-    except Exception:
+    except Exception as exc:
+        if is_database_fault(exc):
+            raise  # not the file's fault: the attempt is retried (portal/uploads/jobs.py)
         log.exception("upload %s failed while processing", upload_id)
         db.session.rollback()
         processor = UploadProcessor(upload)

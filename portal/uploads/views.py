@@ -84,13 +84,14 @@ def index():
         except PortalError as exc:
             flash(exc.message, "error")
         else:
+            upload_id = submission.upload.id  # the session is rolled back if processing in-process fails
             if submission.duplicate:
                 flash(_("You uploaded the same file before: here is that upload."), "info")
             elif submission.upload.status == "queued":
-                note = dispatch_note(dispatch_upload(submission.upload.id))
+                note = dispatch_note(dispatch_upload(upload_id))
                 if note is not None:
                     flash(str(note), "info")
-            return redirect(url_for("uploads.detail", upload_id=submission.upload.id))
+            return redirect(url_for("uploads.detail", upload_id=upload_id))
     agency = request.args.get("agency", "")
     uploads = services.list_uploads(
         actor=actor, limit=50, before_id=request.args.get("before", type=int), agency_code=agency or None

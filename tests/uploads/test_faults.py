@@ -22,7 +22,7 @@ from portal.audit.models import AuditEvent
 from portal.contacts.models import Contact
 from portal.extensions import db
 from portal.uploads.models import Upload, UploadError
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, redis_or_skip
 from tests.uploads.conftest import CONTACT_HEADER, actor_for_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +39,26 @@ def contacts_csv(rows: int) -> bytes:
         moment = (start + timedelta(seconds=10 * n)).strftime("%Y-%m-%d %H:%M:%S")
         lines.append(f"{ZC_CASES[n % len(ZC_CASES)]},{moment},letter,debtor,,other,,,,,ZC{n % 7:03d},,\n")
     return "".join(lines).encode()
+
+
+def post_file(client, data: bytes, name: str = "c.csv", **headers):
+    """POST /api/v1/uploads with the multipart body built here, in memory.
+
+    (Werkzeug's test client spools a body over 500 KB to a temporary file it never closes.)
+    """
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\ncontacts\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return client.post(
+        "/api/v1/uploads", data=body, content_type=f"multipart/form-data; boundary={boundary}", headers=headers
+    )
 
 
 def submit(app, world, data: bytes, name: str = "contacts.csv") -> int:
@@ -113,14 +133,7 @@ def free_port() -> int:
 @pytest.fixture
 def redis_queue(app):
     """A queue of its own on the real Redis, emptied afterwards; the app's uploads go to it."""
-    redis = pytest.importorskip("redis")
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("PORTAL_REQUIRE_REDIS") or os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} cannot be reached")
-        pytest.skip(f"Redis at {REDIS_URL} is not running")
+    connection = redis_or_skip(REDIS_URL)
     queue = f"test-faults-{uuid.uuid4().hex[:10]}"
     app.config.update(PORTAL_REDIS_URL=REDIS_URL, PORTAL_UPLOAD_QUEUE=queue)
     yield queue
@@ -134,6 +147,7 @@ def redis_queue(app):
 def workers(app, database_url, instance_dir, tmp_path, redis_queue):
     """start() -> a `flask worker` process on the test's database, storage and queue; all stopped afterwards."""
     started: list[subprocess.Popen] = []
+    logs: list = []
     env = dict(
         os.environ,
         PORTAL_DATABASE_URL=database_url,
@@ -149,6 +163,7 @@ def workers(app, database_url, instance_dir, tmp_path, redis_queue):
 
     def start() -> subprocess.Popen:
         log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        logs.append(log)
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "worker"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -164,6 +179,8 @@ def workers(app, database_url, instance_dir, tmp_path, redis_queue):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+    for log in logs:
+        log.close()
 
 
 def parent_pid(pid: int) -> int:
@@ -230,17 +247,13 @@ def test_with_redis_down_a_post_keeps_the_upload_queued_and_a_worker_drains_it(a
     app.config["PORTAL_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     data = contacts_csv(50)
     client = api()
-    response = client.post(
-        "/api/v1/uploads",
-        data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")},
-        headers={"Accept-Language": "en"},
-    )
+    response = post_file(client, data, **{"Accept-Language": "en"})
     assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
     assert body["status"] == "queued" and "cannot be reached" in body["note"]
     upload_id = body["id"]
     # The same bytes while it waits: still that one upload.
-    again = client.post("/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")})
+    again = post_file(client, data)
     assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == upload_id
 
     # Redis is back: the worker's reaper enqueues what waited longer than a lease, the worker runs it.
@@ -291,9 +304,7 @@ def test_a_terminated_database_connection_answers_202_and_the_reaper_finishes_th
     answer: dict = {}
 
     def post() -> None:
-        answer["response"] = client.post(
-            "/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")}
-        )
+        answer["response"] = post_file(client, data)
 
     thread = threading.Thread(target=post)
     thread.start()
@@ -337,7 +348,7 @@ def test_the_same_bytes_again_revive_a_stranded_upload_and_a_live_one_stays_a_du
     strand(app, upload_id, attempts=1)
     client = api()
 
-    response = client.post("/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")})
+    response = post_file(client, data)
     assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
     assert body["id"] == upload_id and body["duplicate"] is False and body["status"] == "completed"
@@ -345,13 +356,10 @@ def test_the_same_bytes_again_revive_a_stranded_upload_and_a_live_one_stays_a_du
     assert state(app, upload_id).attempts == 2
 
     # Completed: a duplicate. Being processed under a live lease: a duplicate too.
-    assert (
-        client.post("/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")}).status_code
-        == 200
-    )
+    assert post_file(client, data).status_code == 200
     other = submit(app, world, contacts_csv(41))
     strand(app, other, attempts=1, lease_left=60)
-    again = client.post("/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(contacts_csv(41)), "d.csv")})
+    again = post_file(client, contacts_csv(41), "d.csv")
     assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == other
     assert state(app, other).status == "processing"
 
@@ -382,7 +390,7 @@ def test_after_the_last_attempt_the_upload_is_rejected_with_a_reason_the_agency_
     assert chinese["errors"][0]["message"] == "处理失败 3 次；请重新发送文件，或联系委托方"
 
     # The agency sends it again: a new upload, processed.
-    again = client.post("/api/v1/uploads", data={"kind": "contacts", "file": (io.BytesIO(data), "c.csv")})
+    again = post_file(client, data)
     assert again.status_code == 202 and again.get_json()["id"] != upload_id
     assert again.get_json()["status"] == "completed"
 

@@ -75,6 +75,9 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "PORTAL_ENV": env,
         "SECRET_KEY": _secret_key(instance_path, env),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A pooled connection the server dropped (a restart, pg_terminate_backend) is replaced when
+        # taken from the pool, instead of failing the request that takes it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Redis is optional: without it uploads are processed in-process.
         "PORTAL_REDIS_URL": os.environ.get("PORTAL_REDIS_URL") or None,
         # Upload jobs (docs/uploads.md): a worker holds a lease it renews every heartbeat; the reaper

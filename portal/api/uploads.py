@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Response, g, jsonify, request, stream_with_context
+from flask_babel import get_locale
 
 from portal.api import bp, error_response
 from portal.uploads import services
@@ -22,6 +23,8 @@ def create_upload():
         return error_response(400, "send the file as the multipart field 'file'", "malformed_request")
     if kind not in ("contacts", "settlements"):
         return error_response(400, "kind must be contacts or settlements", "malformed_request")
+    # The caller's language is settled now: an answer after a database fault must not need a query.
+    get_locale()
     try:
         submission = services.submit_upload(
             actor=g.actor,

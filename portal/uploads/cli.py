@@ -74,7 +74,9 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
         if outcome == "deferred":
             # The operator is here and waiting: process it now rather than leave it for a worker.
             # The lease makes a worker that enqueues it later find it done.
-            click.echo("note: the job queue cannot be reached; processing the upload in this process", err=True)
+            click.echo(
+                str(_l("note: the job queue cannot be reached; processing the upload in this process")), err=True
+            )
             outcome = run_upload(upload.id, on_progress=bar)
         while outcome == "retry":
             # The database failed mid-way; each retry is one of the upload's bounded attempts.

@@ -513,31 +513,42 @@ def reap_safely(app: Flask) -> dict[str, Any] | None:
             db.session.remove()
 
 
-_reapers: dict[tuple[int, int], threading.Thread] = {}
+class Reaper(threading.Thread):
+    """Reaps every ``interval`` seconds (the first time at once) until stopped."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        super().__init__(name="upload-reaper", daemon=True)
+        self.app, self.interval = app, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            reap_safely(self.app)
+            self.stopped.wait(self.interval)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the reap in progress, if any (waiting up to ``timeout`` seconds for it)."""
+        self.stopped.set()
+        self.join(timeout)
+
+
+_reapers: dict[tuple[int, int], Reaper] = {}
 _reapers_lock = threading.Lock()
 
 
-def start_reaper(app: Flask) -> threading.Thread | None:
+def start_reaper(app: Flask) -> Reaper | None:
     """Reap every ``PORTAL_UPLOAD_REAP_SECONDS`` in a daemon thread (one per app and process; 0: off)."""
     interval = float(app.config.get("PORTAL_UPLOAD_REAP_SECONDS", 30))
     if interval <= 0:
         return None
+    # Keyed by process too: a process forked from this one (a work-horse, a gunicorn worker) has no thread.
     key = (id(app), os.getpid())
     with _reapers_lock:
-        thread = _reapers.get(key)
-        if thread is not None and thread.is_alive():
-            return thread
-
-        def loop() -> None:
-            stop = threading.Event()
-            while True:
-                reap_safely(app)
-                if stop.wait(interval):
-                    return
-
-        thread = _reapers[key] = threading.Thread(target=loop, name="upload-reaper", daemon=True)
-        thread.start()
-        return thread
+        reaper = _reapers.get(key)
+        if reaper is None or not reaper.is_alive():
+            reaper = _reapers[key] = Reaper(app, interval)
+            reaper.start()
+        return reaper
 
 
 # --- the worker -----------------------------------------------------------------------------
@@ -551,9 +562,9 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     settings = JobSettings.from_config(app.config)
     assert settings.redis_url
     _worker_pid = os.getpid()
-    reap_safely(app)
-    if not burst:
-        start_reaper(app)
+    # The reaper's thread reaps at once, then every PORTAL_UPLOAD_REAP_SECONDS.
+    if burst or start_reaper(app) is None:
+        reap_safely(app)
     Worker([settings.queue], connection=redis_connection(settings.redis_url)).work(burst=burst)
 
 

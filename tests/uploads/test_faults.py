@@ -22,7 +22,7 @@ from portal.audit.models import AuditEvent
 from portal.contacts.models import Contact
 from portal.extensions import db
 from portal.uploads.models import Upload, UploadError
-from tests.conftest import POSTGRES_URL, redis_or_skip
+from tests.conftest import POSTGRES_URL, login, redis_or_skip
 from tests.uploads.conftest import CONTACT_HEADER, actor_for_email
 
 REPO = Path(__file__).resolve().parents[2]
@@ -272,6 +272,20 @@ def test_with_redis_down_a_post_keeps_the_upload_queued_and_a_worker_drains_it(a
         assert db.session.execute(select(func.count()).select_from(Upload)).scalar() == 1
 
 
+def test_with_redis_down_the_web_upload_keeps_the_file_queued_and_says_so(app, world, client, redis_queue):
+    app.config["PORTAL_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    login(client, world["zc_agent"])
+    form = {"kind": "contacts", "adapter": "", "file": (io.BytesIO(contacts_csv(20)), "c.csv")}
+    response = client.post(
+        "/uploads/", data=form, content_type="multipart/form-data", headers={"Accept-Language": "en"}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "暂时无法连接任务队列：文件已保存，队列恢复后将自动处理" in page  # the agent's language
+    with app.app_context():
+        assert db.session.execute(select(Upload.status)).scalars().all() == ["queued"]
+
+
 def test_with_redis_down_flask_uploads_ingest_processes_the_file_itself(app, world, runner, tmp_path):
     app.config["PORTAL_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
     path = tmp_path / "contacts.csv"
@@ -339,6 +353,59 @@ def test_a_terminated_database_connection_answers_202_and_the_reaper_finishes_th
     assert stored_contacts(app, upload_id) == (rows, rows)
 
 
+@pytest.mark.postgres
+@on_postgres
+def test_with_the_database_gone_mid_upload_the_post_answers_503_and_the_upload_is_retried_later(app, world, api):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from portal.uploads.jobs import current_settings, reap_uploads
+
+    rows = 60_000
+    # The attempt cannot give its lease back with the database gone: it runs out by itself.
+    app.config.update(PORTAL_UPLOAD_LEASE_SECONDS=2, PORTAL_UPLOAD_HEARTBEAT_SECONDS=0.5)
+    client = api()
+    answer: dict = {}
+    thread = threading.Thread(
+        target=lambda: answer.setdefault(
+            "response", post_file(client, contacts_csv(rows), **{"Accept-Language": "zh-CN"})
+        )
+    )
+    url = make_url(POSTGRES_URL)
+    name = url.database
+    # The control connection is to another database: one cannot lock out the database one is in.
+    control = psycopg.connect(url.set(database="postgres").render_as_string(hide_password=False), autocommit=True)
+    thread.start()
+    try:
+        with app.app_context():
+            wait_for(lambda: db.session.execute(select(func.max(Upload.rows_processed))).scalar(), 60, every=0.05)
+            db.session.rollback()
+        control.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        control.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        thread.join(timeout=120)
+    finally:
+        control.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        control.close()
+    response = answer["response"]
+    assert response.status_code == 503, response.get_data(as_text=True)[:2000]
+    error = response.get_json()["error"]
+    assert error == {"code": "service_unavailable", "message": "暂时无法连接门户数据库；请稍后重新发送文件"}
+
+    # The database is back: the upload (committed before the fault) is retried and finishes.
+    with app.app_context():
+        upload_id = db.session.execute(select(Upload.id)).scalar_one()
+        assert stored_contacts(app, upload_id) == (0, 0)
+        assert state(app, upload_id).status == "processing"
+        time.sleep(2.1)
+        assert reap_uploads(settings=current_settings())["requeued"] == [upload_id]
+    done = state(app, upload_id)
+    assert done.status == "completed" and done.rows_accepted == rows and done.attempts == 2
+    assert stored_contacts(app, upload_id) == (rows, rows)
+
+
 # --- stranded uploads and the same bytes again -------------------------------------------------
 
 
@@ -362,6 +429,27 @@ def test_the_same_bytes_again_revive_a_stranded_upload_and_a_live_one_stays_a_du
     again = post_file(client, contacts_csv(41), "d.csv")
     assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == other
     assert state(app, other).status == "processing"
+
+
+def test_without_redis_the_web_process_reaps_in_a_thread_from_its_first_request(app, world, client):
+    from portal.uploads import jobs
+
+    upload_id = submit(app, world, contacts_csv(25))
+    strand(app, upload_id, attempts=1)
+    app.config.update(PORTAL_UPLOAD_REAP_SECONDS=0.2, PORTAL_UPLOAD_LEASE_SECONDS=0.5)
+    app.testing = False  # tests' apps reap only when asked; a served app starts its reaper itself
+    try:
+        assert client.get("/login").status_code == 200
+    finally:
+        app.testing = True
+    reaper = jobs._reapers[(id(app), os.getpid())]
+    try:
+        done = wait_for(lambda: (u := state(app, upload_id)).status == "completed" and u, timeout=30)
+    finally:
+        reaper.stop(timeout=30)
+    assert not reaper.is_alive()
+    assert done.rows_accepted == 25 and done.attempts == 2 and done.lease_owner is None
+    assert stored_contacts(app, upload_id) == (25, 25)
 
 
 def test_after_the_last_attempt_the_upload_is_rejected_with_a_reason_the_agency_reads(app, world, api, runner):

@@ -206,7 +206,8 @@ class Heartbeat(threading.Thread):
                 log.warning("upload %s: heartbeat failed", self.upload_id, exc_info=True)
                 continue
             if not renewed:
-                log.warning("upload %s: lease taken over; this attempt will not commit", self.upload_id)
+                # Finished (the lease ends with the work's commit), or taken over: then it will not commit.
+                log.info("upload %s: the lease is no longer this attempt's; heartbeat stops", self.upload_id)
                 return
 
     def stop(self) -> None:
@@ -513,6 +514,12 @@ def reap_safely(app: Flask) -> dict[str, Any] | None:
             db.session.remove()
 
 
+# Held while a reaper thread reaps, and by `flask worker` while it forks a work-horse: a fork copies
+# the locks other threads hold (SQLAlchemy's mapper configuration mutex, a pool's), and a work-horse
+# forked mid-reap waited forever on one while its heartbeat kept its lease alive.
+_reaping = threading.Lock()
+
+
 class Reaper(threading.Thread):
     """Reaps every ``interval`` seconds (the first time at once) until stopped."""
 
@@ -523,7 +530,8 @@ class Reaper(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            reap_safely(self.app)
+            with _reaping:
+                reap_safely(self.app)
             self.stopped.wait(self.interval)
 
     def stop(self, timeout: float | None = None) -> None:
@@ -554,10 +562,23 @@ def start_reaper(app: Flask) -> Reaper | None:
 # --- the worker -----------------------------------------------------------------------------
 
 
+def _upload_worker_class():
+    from rq import Worker
+
+    class UploadWorker(Worker):
+        """RQ's forking worker, forking only between two reaps (see ``_reaping``)."""
+
+        def fork_work_horse(self, job, queue):
+            # The work-horse never returns from here (it exits); the parent releases the lock.
+            with _reaping:
+                super().fork_work_horse(job, queue)
+
+    return UploadWorker
+
+
 def run_worker(app: Flask, *, burst: bool = False) -> None:
     """``flask worker``: reap once, keep reaping in a thread, and work the queue."""
     global _worker_pid
-    from rq import Worker
 
     settings = JobSettings.from_config(app.config)
     assert settings.redis_url
@@ -565,7 +586,8 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     # The reaper's thread reaps at once, then every PORTAL_UPLOAD_REAP_SECONDS.
     if burst or start_reaper(app) is None:
         reap_safely(app)
-    Worker([settings.queue], connection=redis_connection(settings.redis_url)).work(burst=burst)
+    worker = _upload_worker_class()([settings.queue], connection=redis_connection(settings.redis_url))
+    worker.work(burst=burst)
 
 
 def _worker_app() -> Flask:

@@ -492,6 +492,8 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement], lease: st
         processor.findings_pending.clear()
     if lease is not None:
         confirm_lease(upload.id, lease)
+        # The lease ends in the commit that finishes the upload: never completed and still leased.
+        upload.lease_owner = upload.lease_expires_at = None
     processor.flush_errors()
     if rejected_whole:
         upload.status = "rejected"

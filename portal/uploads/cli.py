@@ -51,7 +51,7 @@ class _StderrProgress:
 def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_json):
     """The same pipeline as a web or API upload; prints the upload's summary."""
     from portal.extensions import db
-    from portal.uploads.jobs import dispatch_upload, run_upload
+    from portal.uploads.jobs import current_settings, dispatch_note, dispatch_upload, run_upload
     from portal.uploads.models import Upload
     from portal.uploads.services import submit_upload, upload_summary
 
@@ -78,10 +78,15 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
                 str(_l("note: the job queue cannot be reached; processing the upload in this process")), err=True
             )
             outcome = run_upload(upload.id, on_progress=bar)
-        while outcome == "retry":
-            # The database failed mid-way; each retry is one of the upload's bounded attempts.
+        retries = current_settings().max_attempts
+        while outcome == "retry" and retries:
+            # The database failed mid-way: try again (a claimed attempt counts one of the upload's bounded
+            # attempts; one the database refused to start does not, hence the bound here too).
+            retries -= 1
             time.sleep(1)
             outcome = run_upload(upload.id, on_progress=bar)
+        if outcome == "retry":
+            fail(dispatch_note("retry"))
         if outcome == "queued":
             while upload.status in ("queued", "processing"):
                 time.sleep(0.5)

@@ -61,6 +61,17 @@ def post_file(client, data: bytes, name: str = "c.csv", **headers):
     )
 
 
+def documented(client, response) -> list[str]:
+    """What in the POST's answer the OpenAPI document does not declare for its status (empty: all of it)."""
+    from jsonschema import Draft202012Validator
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    answer = doc["paths"]["/uploads"]["post"]["responses"][str(response.status_code)]
+    schema = answer["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({"components": doc["components"], **schema})
+    return [error.message for error in validator.iter_errors(response.get_json())]
+
+
 def submit(app, world, data: bytes, name: str = "contacts.csv") -> int:
     from portal.uploads.services import submit_upload
 
@@ -251,6 +262,7 @@ def test_with_redis_down_a_post_keeps_the_upload_queued_and_a_worker_drains_it(a
     assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
     assert body["status"] == "queued" and "cannot be reached" in body["note"]
+    assert documented(client, response) == []
     upload_id = body["id"]
     # The same bytes while it waits: still that one upload.
     again = post_file(client, data)
@@ -339,7 +351,7 @@ def test_a_terminated_database_connection_answers_202_and_the_reaper_finishes_th
     response = answer["response"]
     assert response.status_code == 202, response.get_data(as_text=True)[:2000]
     body = response.get_json()
-    assert body["status"] == "queued" and body["note"]
+    assert body["status"] == "queued" and body["note"] and documented(client, response) == []
     upload_id = body["id"]
     assert stored_contacts(app, upload_id) == (0, 0)
 
@@ -393,6 +405,7 @@ def test_with_the_database_gone_mid_upload_the_post_answers_503_and_the_upload_i
     assert response.status_code == 503, response.get_data(as_text=True)[:2000]
     error = response.get_json()["error"]
     assert error == {"code": "service_unavailable", "message": "暂时无法连接门户数据库；请稍后重新发送文件"}
+    assert documented(client, response) == []
 
     # The database is back: the upload (committed before the fault) is retried and finishes.
     with app.app_context():

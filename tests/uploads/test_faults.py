@@ -247,6 +247,42 @@ def test_kill_9_the_work_horse_mid_upload_and_the_upload_finishes_by_itself(app,
         assert list(events) == ["upload:file:receive", "upload:file:complete"]
 
 
+def test_flask_worker_never_forks_a_work_horse_in_the_middle_of_a_reap(app, redis_queue, monkeypatch):
+    """A fork copies the locks the reaping thread holds; a work-horse forked mid-reap hung for good
+    (on SQLAlchemy's mapper lock) while its heartbeat kept its lease alive. Forks wait for the reap."""
+    from rq import Queue
+
+    from portal.uploads import jobs
+    from portal.uploads.jobs import redis_connection
+
+    connection = redis_connection(REDIS_URL)
+    job = Queue(redis_queue, connection=connection).enqueue(print, "x")
+    worker = jobs._upload_worker_class()([redis_queue], connection=connection)
+    forked_at: list[float] = []
+    # The parent's side of a fork is all this test needs: no child is made.
+    monkeypatch.setattr(os, "fork", lambda: forked_at.append(time.monotonic()) or 4_000_000)
+    monkeypatch.setattr(worker, "procline", lambda message: None)
+    monkeypatch.setenv("RQ_WORKER_ID", "")
+    monkeypatch.setenv("RQ_JOB_ID", "")
+
+    reaping = threading.Event()
+
+    def a_long_reap() -> None:
+        with jobs._reaping:
+            reaping.set()
+            time.sleep(0.5)
+
+    reaper = threading.Thread(target=a_long_reap)
+    reaper.start()
+    reaping.wait(5)
+    began = time.monotonic()
+    worker.fork_work_horse(job, Queue(redis_queue, connection=connection))
+    reaper.join()
+    connection.close()
+    assert len(forked_at) == 1 and forked_at[0] - began >= 0.4  # it waited for the reap to end
+    assert not jobs._reaping.locked()
+
+
 # --- Redis down ------------------------------------------------------------------------------
 
 

@@ -90,8 +90,18 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "PORTAL_ENV": env,
         "SECRET_KEY": _secret_key(instance_path, env),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A pooled connection the server dropped (a restart, pg_terminate_backend) is replaced when
+        # taken from the pool, instead of failing the request that takes it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Redis is optional: without it uploads are processed in-process.
         "PORTAL_REDIS_URL": os.environ.get("PORTAL_REDIS_URL") or None,
+        # Upload jobs (docs/uploads.md): a worker holds a lease it renews every heartbeat; the reaper
+        # retries an upload whose lease ran out, and rejects it after the last attempt.
+        "PORTAL_UPLOAD_QUEUE": os.environ.get("PORTAL_UPLOAD_QUEUE", "uploads"),
+        "PORTAL_UPLOAD_LEASE_SECONDS": float(os.environ.get("PORTAL_UPLOAD_LEASE_SECONDS", "60")),
+        "PORTAL_UPLOAD_HEARTBEAT_SECONDS": float(os.environ.get("PORTAL_UPLOAD_HEARTBEAT_SECONDS", "10")),
+        "PORTAL_UPLOAD_REAP_SECONDS": float(os.environ.get("PORTAL_UPLOAD_REAP_SECONDS", "30")),
+        "PORTAL_UPLOAD_MAX_ATTEMPTS": int(os.environ.get("PORTAL_UPLOAD_MAX_ATTEMPTS", "3")),
         "PORTAL_STORAGE_DIR": os.environ.get("PORTAL_STORAGE_DIR") or str(instance_path / "files"),
         "PORTAL_JURISDICTION": os.environ.get("PORTAL_JURISDICTION", "CN"),
         # The lender's timezone: what lender staff see and what naive times in lender files mean.

@@ -264,7 +264,13 @@ UPLOAD = closed(
         "completed_at": nullable(TIME),
         "errors": {"type": "array", "maxItems": 100, "items": ref("RowError"), "description": "the first 100"},
     },
-    {"receipt": ref("Receipt")},
+    {
+        "receipt": ref("Receipt"),
+        "note": {
+            "type": "string",
+            "description": "how a fault left the upload (kept queued, to be retried); in the caller's language",
+        },
+    },
     description="an upload and its counts (receipt once completed; lists leave out errors and receipt)",
 )
 FINDING = closed(
@@ -433,7 +439,7 @@ def _upload_paths() -> dict[str, Schema]:
                 "responses": {
                     "202": json_response("the upload, processed or queued", upload),
                     "200": json_response("the same bytes again: the first upload, duplicate true", upload),
-                    **errors(400, 401, 403, 413, 422),
+                    **errors(400, 401, 403, 413, 422, 503),
                 },
             },
             "get": {

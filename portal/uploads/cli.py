@@ -51,7 +51,7 @@ class _StderrProgress:
 def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_json):
     """The same pipeline as a web or API upload; prints the upload's summary."""
     from portal.extensions import db
-    from portal.uploads.jobs import dispatch_upload
+    from portal.uploads.jobs import current_settings, dispatch_note, dispatch_upload, run_upload
     from portal.uploads.models import Upload
     from portal.uploads.services import submit_upload, upload_summary
 
@@ -70,7 +70,24 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
         )
     upload = submission.upload
     if not submission.duplicate and upload.status == "queued":
-        if dispatch_upload(upload.id, on_progress=bar) == "queued":
+        outcome = dispatch_upload(upload.id, on_progress=bar)
+        if outcome == "deferred":
+            # The operator is here and waiting: process it now rather than leave it for a worker.
+            # The lease makes a worker that enqueues it later find it done.
+            click.echo(
+                str(_l("note: the job queue cannot be reached; processing the upload in this process")), err=True
+            )
+            outcome = run_upload(upload.id, on_progress=bar)
+        retries = current_settings().max_attempts
+        while outcome == "retry" and retries:
+            # The database failed mid-way: try again (a claimed attempt counts one of the upload's bounded
+            # attempts; one the database refused to start does not, hence the bound here too).
+            retries -= 1
+            time.sleep(1)
+            outcome = run_upload(upload.id, on_progress=bar)
+        if outcome == "retry":
+            fail(dispatch_note("retry"))
+        if outcome == "queued":
             while upload.status in ("queued", "processing"):
                 time.sleep(0.5)
                 db.session.expire_all()
@@ -92,6 +109,22 @@ def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_j
     emit(summary, as_json, text)
     if summary["status"] == "rejected":
         sys.exit(1)
+
+
+@uploads_cli.command("reap")
+@json_option
+@reports_errors
+def reap_command(as_json):
+    """Retry uploads whose worker died and enqueue those left queued; reject those out of attempts."""
+    from portal.uploads.jobs import current_settings, reap_uploads
+
+    report = reap_uploads(settings=current_settings())
+    emit(
+        report,
+        as_json,
+        f"{len(report['requeued'])} requeued, {len(report['dispatched'])} dispatched, "
+        f"{len(report['rejected'])} rejected, {len(report['deferred'])} waiting for the job queue",
+    )
 
 
 @adapters_cli.command("list")
@@ -159,12 +192,14 @@ def adapters_check_command(file: Path, kind, adapter, as_json):
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext
 def worker_command(burst):
-    """Process queued uploads (needs PORTAL_REDIS_URL)."""
-    from rq import Worker
+    """Process queued uploads (needs PORTAL_REDIS_URL); reaps stranded uploads on start and periodically."""
+    from redis.exceptions import RedisError
 
-    from portal.uploads.jobs import QUEUE, redis_connection
+    from portal.uploads.jobs import run_worker
 
-    url = current_app.config.get("PORTAL_REDIS_URL")
-    if not url:
+    if not current_app.config.get("PORTAL_REDIS_URL"):
         fail(_l("PORTAL_REDIS_URL is not set: uploads are processed in-process, no worker is needed"))
-    Worker([QUEUE], connection=redis_connection(url)).work(burst=burst)
+    try:
+        run_worker(current_app._get_current_object(), burst=burst)
+    except RedisError as exc:
+        fail(_l("the job queue cannot be reached: %(reason)s", reason=str(exc)))

@@ -44,6 +44,11 @@ class Upload(db.Model):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completion_seq: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"))
+    # Who is processing the upload and until when (renewed by a heartbeat); a lease that ran out
+    # means the worker died, and the reaper hands the upload to another (portal/uploads/jobs.py).
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
 
     agency: Mapped[Agency] = relationship()
 
@@ -66,6 +71,13 @@ class Upload(db.Model):
             postgresql_where=text("status <> 'rejected'"),
         ),
         Index("ix_uploads_agency_id_id", "agency_id", "id"),
+        # What the reaper scans every few seconds: the few uploads not yet finished.
+        Index(
+            "ix_uploads_unfinished",
+            "status",
+            sqlite_where=text("status IN ('queued', 'processing')"),
+            postgresql_where=text("status IN ('queued', 'processing')"),
+        ),
     )
 
 

@@ -35,6 +35,7 @@ from portal.money.services import balance_issue
 from portal.plugins import N_, ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
 from portal.security import Actor, Role
 from portal.streams import ReadTap
+from portal.uploads.jobs import confirm_lease, is_database_fault
 from portal.uploads.models import Upload, UploadError
 from portal.uploads.services import plugin_manager, storage_root
 from portal.uploads.storage import blob_path
@@ -440,16 +441,25 @@ def stored_views(rows: list[ContactRow], inserted: list[tuple[int, int]]) -> Ite
     yield from sorted(views, key=lambda view: view.contacted_at)
 
 
-def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) -> Upload:
-    """Process a queued upload to ``completed`` or ``rejected``; safe to call twice."""
+def process_upload(upload_id: int, on_progress: ProgressCallback | None = None, *, lease: str | None = None) -> Upload:
+    """Process a queued upload to ``completed`` or ``rejected``; safe to call twice.
+
+    With ``lease`` (an attempt ``portal.uploads.jobs.run_upload`` claimed), only while the upload
+    holds that lease, and the work commits only if it still does. A database failure is raised,
+    not taken for a bad file: the attempt is retried.
+    """
     upload = db.session.get(Upload, upload_id)
     if upload is None:
         raise LookupError(f"no upload {upload_id}")
-    if upload.status != "queued":
+    if lease is not None:
+        if upload.status != "processing" or upload.lease_owner != lease:
+            return upload
+    elif upload.status != "queued":
         return upload
-    upload.status = "processing"
-    upload.started_at = utcnow()
-    db.session.commit()
+    else:
+        upload.status = "processing"
+        upload.started_at = utcnow()
+        db.session.commit()
     processor = UploadProcessor(upload, on_progress)
     settlements: list[Settlement] = []
     try:
@@ -457,17 +467,19 @@ def process_upload(upload_id: int, on_progress: ProgressCallback | None = None) 
             processor.run_contacts()
         else:
             settlements = processor.run_settlements()
-    except Exception:
+    except Exception as exc:
+        if is_database_fault(exc):
+            raise  # not the file's fault: the attempt is retried (portal/uploads/jobs.py)
         log.exception("upload %s failed while processing", upload_id)
         db.session.rollback()
         processor = UploadProcessor(upload)
         processor.tally.reject(RowIssue.of(0, "", "unreadable_file", N_("the file could not be processed")))
         settlements = []
-    _finish(processor, settlements)
+    _finish(processor, settlements, lease)
     return upload
 
 
-def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
+def _finish(processor: UploadProcessor, settlements: list[Settlement], lease: str | None = None) -> None:
     tally, upload = processor.tally, processor.upload
     rejected_whole = tally.file_error is not None or (upload.kind == "settlements" and tally.rejected_rows)
     if tally.file_error is not None:
@@ -478,6 +490,10 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement]) -> None:
         tally.errors_pending = [e for e in tally.errors_pending if e["row"] == 0] or [error_values(tally.file_error)]
         tally.findings = 0
         processor.findings_pending.clear()
+    if lease is not None:
+        confirm_lease(upload.id, lease)
+        # The lease ends in the commit that finishes the upload: never completed and still leased.
+        upload.lease_owner = upload.lease_expires_at = None
     processor.flush_errors()
     if rejected_whole:
         upload.status = "rejected"

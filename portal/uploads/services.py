@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,10 +33,15 @@ from portal.plugins import (
 from portal.plugins.manager import AMBIGUITY_MARGIN, MIN_CONFIDENCE
 from portal.plugins.records import KINDS
 from portal.security import Actor, Role
+from portal.uploads.jobs import current_settings, revive_upload
 from portal.uploads.models import Upload, UploadError, progress_percent
-from portal.uploads.storage import blob_path, store_stream
+from portal.uploads.storage import StoredFile, blob_path, store_stream
+
+log = logging.getLogger(__name__)
 
 SUMMARY_ERRORS = 100
+# As long as an upload's ``adapter`` column: a longer name can name no adapter.
+ADAPTER_NAME_MAX = Upload.__table__.c.adapter.type.length
 
 
 class AmbiguousUploadError(PortalError):
@@ -178,18 +185,61 @@ def submit_upload(
 
     The caller then hands the upload to ``dispatch_upload``. Raises AmbiguousUploadError when
     two formats read the file equally well; a file no adapter reads is recorded as rejected.
+    Everything that can refuse the request is checked before the file is stored, and a file
+    stored for a submission that then fails is removed unless an upload holds it: a refused
+    upload leaves no file behind (docs/uploads.md, "Stored files").
     """
     if kind not in KINDS:
         raise ValidationError(_l("kind must be contacts or settlements, not '%(kind)s'", kind=kind), field="kind")
+    requested = requested_adapter(adapter)
     agency = _uploading_agency(actor, agency_code)
+    filename = clean_filename(filename)
     stored = store_stream(storage_root(), stream, max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
-    filename = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    try:
+        return _record_submission(actor, agency, kind, stored, filename, requested)
+    except BaseException:
+        _forget_unreferenced(stored.sha256, stored.path)
+        raise
+
+
+def requested_adapter(adapter: str | None) -> str | None:
+    """The adapter or format key asked for (None: detect it).
+
+    Raises PortalError ``invalid_parameter`` (400) for a name no adapter can have: longer than an
+    upload records, or holding control characters (NUL among them, which PostgreSQL refuses).
+    """
+    if not adapter:
+        return None
+    if len(adapter) > ADAPTER_NAME_MAX or any(unicodedata.category(c) == "Cc" for c in adapter):
+        raise PortalError(
+            _l(
+                "adapter must be an adapter or format name of at most %(max)s characters, without control characters",
+                max=ADAPTER_NAME_MAX,
+            ),
+            code="invalid_parameter",
+        )
+    return adapter
+
+
+def clean_filename(filename: str | None) -> str:
+    """The name the upload is listed under: its last path part, without control characters, at most 255."""
+    name = "".join(c for c in (filename or "") if unicodedata.category(c) != "Cc")
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+
+
+def _record_submission(
+    actor: Actor, agency: Agency, kind: str, stored: StoredFile, filename: str, requested: str | None
+) -> Submission:
     existing = _live_upload(agency.id, kind, stored.sha256)
     if existing is not None:
-        return _duplicate(actor, existing)
+        # An earlier upload no attempt is working on must not block the same bytes forever.
+        revived = revive_upload(existing, current_settings())
+        if revived == "requeued":
+            return _duplicate(actor, existing, requeued=True)
+        if revived is None:
+            return _duplicate(actor, existing)
     with stored.path.open("rb") as handle:
         sample = read_sample(handle)
-    requested = adapter or None
     upload = Upload(
         agency_id=agency.id,
         user_id=actor.user_id,
@@ -208,7 +258,6 @@ def submit_upload(
         ]
         preferred = [c for c in candidates if agency.default_adapter in (c["adapter"], c["format"])]
         if len(preferred) != 1:
-            _forget_unreferenced(stored.sha256, stored.path)
             raise AmbiguousUploadError(candidates) from exc
         format_key = preferred[0]["format"]
     except UnknownFormatError as exc:
@@ -280,9 +329,18 @@ def submit_upload(
 
 
 def _forget_unreferenced(sha256: str, path: Path) -> None:
-    """A file the user must resubmit with a chosen format is not kept unless an upload holds it."""
-    if db.session.execute(select(Upload.id).where(Upload.sha256 == sha256).limit(1)).first() is None:
-        path.unlink(missing_ok=True)
+    """Remove a stored file no upload holds (its submission failed): no orphan files fill the disk.
+
+    Called while the failure propagates; a database that cannot answer leaves the file in place
+    (an extra copy costs disk, a missing one would cost an upload).
+    """
+    try:
+        db.session.rollback()
+        if db.session.execute(select(Upload.id).where(Upload.sha256 == sha256).limit(1)).first() is None:
+            path.unlink(missing_ok=True)
+        db.session.rollback()
+    except Exception:
+        log.warning("could not check whether stored file %s is still needed; kept", sha256, exc_info=True)
 
 
 def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:
@@ -293,17 +351,22 @@ def _live_upload(agency_id: int, kind: str, sha256: str) -> Upload | None:
     ).scalar_one_or_none()
 
 
-def _duplicate(actor: Actor, existing: Upload) -> Submission:
+def _duplicate(actor: Actor, existing: Upload, *, requeued: bool = False) -> Submission:
+    """The same bytes again: the earlier upload answers; ``requeued``: it was stranded and is queued again."""
+    details: dict[str, Any] = {"sha256": existing.sha256, "kind": existing.kind}
+    if requeued:
+        details["requeued"] = True
     record_event(
         actor=actor,
         action=AuditTag.UPLOAD_DUPLICATE,
         object_type="upload",
         object_id=existing.id,
         agency_id=existing.agency_id,
-        details={"sha256": existing.sha256, "kind": existing.kind},
+        details=details,
     )
     db.session.commit()
-    return Submission(existing, True)
+    # A requeued upload is not answered as a duplicate: the caller dispatches it like a new one.
+    return Submission(existing, not requeued)
 
 
 def original_file(*, actor: Actor, upload_id: int) -> tuple[Upload, Path]:

@@ -31,11 +31,22 @@ from portal.textsafety import reveal_bidi_controls
 from portal.uploads import services
 from portal.uploads.exports import errors_csv
 from portal.uploads.forms import UploadForm
-from portal.uploads.jobs import dispatch_upload
+from portal.uploads.jobs import dispatch_note, dispatch_upload, start_reaper
 from portal.uploads.models import progress_percent
 
 bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 ALL_ROLES = tuple(Role)
+
+
+@bp.before_app_request
+def _reap_in_process() -> None:
+    """Without Redis no worker reaps: the web process does, from its first request on (docs/uploads.md).
+
+    Not under tests, whose apps come and go: they run the reaper themselves.
+    """
+    app = current_app._get_current_object()
+    if not app.testing and not app.config.get("PORTAL_REDIS_URL"):
+        start_reaper(app)
 
 
 def _form(agency_code: str | None) -> UploadForm:
@@ -74,11 +85,14 @@ def index():
         except PortalError as exc:
             flash(exc.message, "error")
         else:
+            upload_id = submission.upload.id  # the session is rolled back if processing in-process fails
             if submission.duplicate:
                 flash(_("You uploaded the same file before: here is that upload."), "info")
             elif submission.upload.status == "queued":
-                dispatch_upload(submission.upload.id)
-            return redirect(url_for("uploads.detail", upload_id=submission.upload.id))
+                note = dispatch_note(dispatch_upload(upload_id))
+                if note is not None:
+                    flash(str(note), "info")
+            return redirect(url_for("uploads.detail", upload_id=upload_id))
     agency = request.args.get("agency", "")
     uploads = services.list_uploads(
         actor=actor, limit=50, before_id=request.args.get("before", type=int), agency_code=agency or None

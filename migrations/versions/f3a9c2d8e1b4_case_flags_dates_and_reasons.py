@@ -1,7 +1,7 @@
 """case_flags: undated flags hold from before the first contact; a reason for flags set by hand
 
 Revision ID: f3a9c2d8e1b4
-Revises: d7e3b5a1c9f2
+Revises: e5a8c3f1d2b4
 Create Date: 2026-12-02 18:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f3a9c2d8e1b4'
-down_revision = 'd7e3b5a1c9f2'
+down_revision = 'e5a8c3f1d2b4'
 branch_labels = None
 depends_on = None
 

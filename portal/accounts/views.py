@@ -116,7 +116,7 @@ def tokens():
     )
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<int(max=9223372036854775807):token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     if not ActionForm().validate_on_submit():
@@ -177,7 +177,7 @@ def create_user():
     return render_template("accounts/user_new.html", form=form)
 
 
-@bp.post("/users/<int:user_id>/<any(deactivate, activate):action>")
+@bp.post("/users/<int(max=9223372036854775807):user_id>/<any(deactivate, activate):action>")
 @roles_required(*MANAGERS)
 def set_active(user_id: int, action: str):
     if not ActionForm().validate_on_submit():
@@ -196,7 +196,7 @@ def set_active(user_id: int, action: str):
     return redirect(url_for("accounts.users"))
 
 
-@bp.post("/users/<int:user_id>/reset")
+@bp.post("/users/<int(max=9223372036854775807):user_id>/reset")
 @roles_required(*MANAGERS)
 def reset_password(user_id: int):
     if not ActionForm().validate_on_submit():

@@ -1,4 +1,4 @@
-"""uploads: an opaque public id, what users and clients see instead of the global sequence
+"""uploads and findings: an opaque public id, what users and clients see instead of the global sequence
 
 Revision ID: e8a4c2f6b1d3
 Revises: d7e3b5a1c9f2
@@ -20,24 +20,30 @@ depends_on = None
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
-def _public_id() -> str:
-    return "up_" + "".join(secrets.choice(ALPHABET) for _ in range(22))
+# table -> the prefix of its public ids
+TABLES = {'uploads': 'up', 'findings': 'fi'}
+
+
+def _public_id(prefix: str) -> str:
+    return prefix + "_" + "".join(secrets.choice(ALPHABET) for _ in range(22))
 
 
 def upgrade():
-    with op.batch_alter_table('uploads', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('public_id', sa.String(length=32), nullable=True))
-    uploads = sa.table('uploads', sa.column('id', sa.Integer), sa.column('public_id', sa.String))
     connection = op.get_bind()
-    ids = connection.execute(sa.select(uploads.c.id).where(uploads.c.public_id.is_(None))).scalars().all()
-    for upload_id in ids:
-        connection.execute(uploads.update().where(uploads.c.id == upload_id).values(public_id=_public_id()))
-    with op.batch_alter_table('uploads', schema=None) as batch_op:
-        batch_op.alter_column('public_id', existing_type=sa.String(length=32), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f('uq_uploads_public_id'), ['public_id'])
+    for name, prefix in TABLES.items():
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('public_id', sa.String(length=32), nullable=True))
+        table = sa.table(name, sa.column('id', sa.Integer), sa.column('public_id', sa.String))
+        ids = connection.execute(sa.select(table.c.id)).scalars().all()
+        for row_id in ids:
+            connection.execute(table.update().where(table.c.id == row_id).values(public_id=_public_id(prefix)))
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.alter_column('public_id', existing_type=sa.String(length=32), nullable=False)
+            batch_op.create_unique_constraint(batch_op.f(f'uq_{name}_public_id'), ['public_id'])
 
 
 def downgrade():
-    with op.batch_alter_table('uploads', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_uploads_public_id'), type_='unique')
-        batch_op.drop_column('public_id')
+    for name in reversed(TABLES):
+        with op.batch_alter_table(name, schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f(f'uq_{name}_public_id'), type_='unique')
+            batch_op.drop_column('public_id')

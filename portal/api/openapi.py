@@ -19,7 +19,7 @@ from portal.api.findings import MAX_RULE
 from portal.api.uploads import MAX_ADAPTER
 from portal.cases.models import CASE_STATUSES, END_REASONS, FLAGS
 from portal.cases.services import BUCKET_CHOICES, MAX_PAGE_SIZE, PLACEMENT_VIEWS, SORTS
-from portal.compliance.models import FINDING_STATUSES
+from portal.compliance.models import FINDING_ID_PREFIX, FINDING_STATUSES
 from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
 from portal.params import MAX_CURSOR, MAX_INT
 from portal.plugins.records import CHANNELS, KINDS, OUTCOMES, PARTIES
@@ -315,7 +315,11 @@ UPLOAD = closed(
 )
 FINDING = closed(
     {
-        "id": {"type": "integer"},
+        "id": {
+            "type": "string",
+            "pattern": f"^{FINDING_ID_PREFIX}_[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}$",
+            "description": "the finding's opaque public id",
+        },
         "rule": {"type": "string", "description": "a rule id (docs/reference/rules.md)"},
         "severity": enum(("low", "medium", "high")),
         "case_ref": TEXT,

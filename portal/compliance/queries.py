@@ -56,7 +56,7 @@ def list_findings(
     rows = db.session.execute(query.limit(limit + 1)).all()
     items = [
         {
-            "id": finding.id,
+            "id": finding.public_id,
             "rule": finding.rule,
             "severity": finding.severity,
             "case_ref": ref,

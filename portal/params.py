@@ -23,6 +23,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, request
 
+from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
 from portal.errors import PortalError, _l
 
 # The largest whole number a parameter may carry: what a signed 64-bit column holds.
@@ -129,8 +130,6 @@ def cursor(name: str = "cursor", *, args: Mapping[str, str] | None = None) -> st
 
 def public_id(value: str, *, prefix: str) -> str | None:
     """``value`` when it has the shape of a public id with ``prefix`` (see ``portal.db.new_public_id``), else None."""
-    from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
-
     if len(value) != len(prefix) + 1 + PUBLIC_ID_LENGTH or not value.startswith(prefix + "_"):
         return None
     return value if all(c in PUBLIC_ID_ALPHABET for c in value[len(prefix) + 1 :]) else None

@@ -7,7 +7,7 @@ checked against their list, and cursors are sealed (encrypted and authenticated 
 from the app's secret), so that a forged or edited cursor is refused before anything reads it and
 no cursor tells a client an internal id. A bad value raises ``ParameterError``: the API answers
 400 ``invalid_parameter``, a web page answers its 400 page; the message names the parameter in
-the reader's language. See docs/security.md ("Parameters at the edge").
+the reader's language. See docs/parameters.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, request
 
 from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
-from portal.errors import PortalError, _l
+from portal.errors import Message, PortalError, _l
 
 # The largest whole number a parameter may carry: what a signed 64-bit column holds.
 MAX_INT = 2**63 - 1
@@ -37,8 +37,6 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 # C0 controls, DEL and the C1 controls; a tab, a newline or a NUL is never part of a parameter.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]+")
-
-
 CURSOR_REFUSED = _l("the cursor is not one this server issued")
 
 
@@ -48,7 +46,7 @@ class ParameterError(PortalError):
     code = "invalid_parameter"
     status = 400
 
-    def __init__(self, message, *, name: str) -> None:
+    def __init__(self, message: Message | str, *, name: str) -> None:
         super().__init__(message)
         self.name = name
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, render_template, request
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from portal.extensions import csrf, db, login_manager
 
@@ -37,6 +38,10 @@ def register(app: Flask) -> None:
     for status in (400, 403, 404, 405, 413):
         app.register_error_handler(status, _html_error(status))
     app.register_error_handler(429, _too_many_requests)
+    from portal.params import ParameterError, refuse_unstorable_text
+
+    app.register_error_handler(ParameterError, _bad_parameter)
+    app.before_request(refuse_unstorable_text)
     app.after_request(_redirect_for_script)
 
     from portal.limits import init_limits
@@ -60,15 +65,34 @@ def _redirect_for_script(response: Response) -> Response:
     return answer
 
 
+def _kept_headers(error: object) -> list[tuple[str, str]]:
+    """The headers werkzeug's exception carries (a 405's ``Allow``), without its HTML content type."""
+    if not isinstance(error, HTTPException):
+        return []
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+
+
 def _html_error(status: int):
     def handler(error):
+        headers = _kept_headers(error)
         if request.path.startswith("/api/"):
             from portal.api import error_response
 
-            return error_response(status, getattr(error, "description", None))
-        return render_template("error.html", status=status, error=error), status
+            response = error_response(status, getattr(error, "description", None))
+            response.headers.extend(headers)
+            return response
+        return render_template("error.html", status=status, error=error), status, headers
 
     return handler
+
+
+def _bad_parameter(error):
+    """A query, path or form parameter a page cannot use: its 400 page, naming the parameter."""
+    if request.path.startswith("/api/"):
+        from portal.api import error_response
+
+        return error_response(400, error.text, error.code)
+    return render_template("error.html", status=400, error=error, reason=error.message), 400
 
 
 def _too_many_requests(error):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -54,6 +55,17 @@ def in_values(column, values, dialect: str):
 
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(list(values))
+
+
+# Public ids: a prefix naming the kind of object, "_", then 22 random characters of Crockford's
+# base32 alphabet (110 bits). Tenants see these, never the integer keys, which count every agency's rows.
+PUBLIC_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+PUBLIC_ID_LENGTH = 22
+
+
+def new_public_id(prefix: str) -> str:
+    """A random, unguessable, URL-safe id such as ``up_3k9x...``: what clients see instead of a row's key."""
+    return prefix + "_" + "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
 
 
 def utcnow() -> datetime:

@@ -183,7 +183,7 @@ def lender_pages(app) -> list[str]:
         ).all()
         from portal.uploads.models import Upload
 
-        uploads = db.session.execute(select(Upload.id)).scalars().all()
+        uploads = db.session.execute(select(Upload.public_id)).scalars().all()
     return (
         ["/audit/", "/audit/cases/ZY202600001", "/dashboard", "/uploads/", "/cases/", "/cases/ZY202600001"]
         + [f"/audit/event?seq={seq}" for _action, seq in first_of_each_action]

@@ -66,7 +66,7 @@ def _token(app, email: str) -> str:
     [
         (None, "status must be one of"),
         ("en-US,en;q=0.9", "status must be one of"),
-        ("zh-CN,zh;q=0.9", "状态必须是以下之一"),
+        ("zh-CN,zh;q=0.9", "status 必须是以下之一"),
     ],
 )
 def test_api_service_errors_follow_accept_language_and_keep_their_code(app, client, world, accept, expected):
@@ -113,7 +113,7 @@ def test_the_token_users_saved_language_wins(app, client, world):
         db.session.commit()
     headers = {"Authorization": f"Bearer {_token(app, world['compliance'])}", "Accept-Language": "en"}
     response = client.get("/api/v1/findings?limit=x", headers=headers)
-    assert response.json["error"] == {"code": "invalid_parameter", "message": "limit 必须是整数"}
+    assert response.json["error"] == {"code": "invalid_parameter", "message": "limit 必须是 1 到 500 之间的整数"}
 
 
 # --- the command line ---------------------------------------------------------------------------------

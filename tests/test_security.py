@@ -15,6 +15,7 @@ SAMPLE_ARGS = {
     "code": "ZC",
     "user_id": 1,
     "token_id": 1,
+    "token_ref": "x",
     "action": "deactivate",
     "filename": "x",
     "upload_id": 1,

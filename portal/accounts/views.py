@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from portal import params
 from portal.accounts import services
 from portal.accounts.devices import login_client, remember_device
 from portal.accounts.forms import ActionForm, ChangePasswordForm, LoginForm, TokenForm, UserCreateForm
@@ -93,6 +94,10 @@ def change_password():
     return render_template("accounts/password.html", form=form)
 
 
+# What a token's sealed reference is for (the revoke form's URL names the token by it).
+REVOKE_PURPOSE = "api_token"
+
+
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @login_required
 def tokens():
@@ -107,23 +112,27 @@ def tokens():
             flash(exc.message, "error")
         else:
             form.name.data = ""
+    tokens = services.tokens_of(current_user._get_current_object())
     return render_template(
         "accounts/tokens.html",
         form=form,
         new_token=new_token,
-        tokens=services.tokens_of(current_user._get_current_object()),
+        tokens=tokens,
+        # Sealed references, not the keys: those count every user's tokens (docs/parameters.md).
+        token_refs={t.id: params.seal_cursor([t.id], purpose=REVOKE_PURPOSE) for t in tokens},
         action_form=ActionForm(),
     )
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post("/account/tokens/<token_ref>/revoke")
 @login_required
-def revoke_token(token_id: int):
+def revoke_token(token_ref: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        services.revoke_token(actor=current_actor(), token_id=token_id)
-    except PortalError:
+        (token_id,) = params.open_cursor(token_ref, purpose=REVOKE_PURPOSE, name="token")
+        services.revoke_token(actor=current_actor(), token_id=params.cursor_integer(token_id, name="token"))
+    except (PortalError, ValueError):
         abort(404)
     flash(_("The token has been revoked."), "info")
     return redirect(url_for("accounts.tokens"))
@@ -177,7 +186,7 @@ def create_user():
     return render_template("accounts/user_new.html", form=form)
 
 
-@bp.post("/users/<int:user_id>/<any(deactivate, activate):action>")
+@bp.post("/users/<int(max=9223372036854775807):user_id>/<any(deactivate, activate):action>")
 @roles_required(*MANAGERS)
 def set_active(user_id: int, action: str):
     if not ActionForm().validate_on_submit():
@@ -196,7 +205,7 @@ def set_active(user_id: int, action: str):
     return redirect(url_for("accounts.users"))
 
 
-@bp.post("/users/<int:user_id>/reset")
+@bp.post("/users/<int(max=9223372036854775807):user_id>/reset")
 @roles_required(*MANAGERS)
 def reset_password(user_id: int):
     if not ActionForm().validate_on_submit():

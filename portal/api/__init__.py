@@ -101,7 +101,11 @@ def http_error(error: HTTPException):
         from portal.limits import retry_after
 
         return rate_limited_response(retry_after())
-    return error_response(error.code or 500, error.description)
+    response = error_response(error.code or 500, error.description)
+    # Werkzeug's headers stay: a 405's Allow, a 401's challenge, a 416's Content-Range.
+    kept = [(name, value) for name, value in error.get_headers() if name not in response.headers]
+    response.headers.extend(kept)
+    return response
 
 
 def require_roles(*roles: Role) -> None:

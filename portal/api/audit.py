@@ -3,9 +3,10 @@ and the checkpoint signing key, which every API user may fetch to pin."""
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify
 from sqlalchemy import func, select
 
+from portal import params
 from portal.api import bp, require_roles
 from portal.audit import integrity, trail
 from portal.audit.checkpoints import checkpoint_of_size, latest_checkpoint, signing_key, tree_size
@@ -13,30 +14,24 @@ from portal.audit.models import AuditCheckpoint
 from portal.audit.services import record_event
 from portal.audit.signing import key_id, public_key_b64
 from portal.audit.tags import AuditTag
-from portal.errors import NotFoundError, PortalError, ValidationError
+from portal.errors import NotFoundError, ValidationError, _l
 from portal.extensions import db
 from portal.security import Role
 
 AUDIT_ROLES = (Role.COMPLIANCE, Role.ADMIN)
-
-
-def _int_arg(name: str, *, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        if default is None:
-            raise PortalError(f"{name} is required", code="invalid_parameter")
-        return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
-        raise PortalError(f"{name} must be a whole number {bounds}", code="invalid_parameter")
-    return int(raw)
+# Audit tags, object types and ids are short; a user filter is an e-mail (at most 254 characters).
+FILTER_LENGTHS = {"actor": 254, "agency": 20, "action": 80, "object_type": 40, "object_id": 64}
 
 
 def _size_arg(name: str, *, default: int, minimum: int = 0) -> int:
-    size = _int_arg(name, default=default, minimum=minimum)
+    size = params.integer(name, default=default, minimum=minimum)
+    assert size is not None
     current = tree_size()
     if size > current:
-        raise PortalError(f"{name} {size} is beyond the trail's {current} events", code="invalid_parameter")
+        raise params.ParameterError(
+            _l("%(name)s %(size)s is beyond the trail's %(current)s events", name=name, size=size, current=current),
+            name=name,
+        )
     return size
 
 
@@ -49,27 +44,18 @@ def _record_proof(details: dict[str, object]) -> None:
 def audit_events():
     require_roles(*AUDIT_ROLES)
     timezone = current_app.config["PORTAL_TIMEZONE"]
-    args = request.args
+    filters = trail.EventFilters(
+        since=params.when("since", timezone),
+        until=params.when("until", timezone, end_of_day=True),
+        **{name: params.text(name, max_length=length) for name, length in FILTER_LENGTHS.items()},
+    )
+    size = params.limit(default=100, maximum=trail.MAX_PAGE_SIZE)
     try:
-        filters = trail.EventFilters(
-            since=trail.parse_when(args.get("since"), timezone, field_name="since"),
-            until=trail.parse_when(args.get("until"), timezone, field_name="until", end_of_day=True),
-            actor=args.get("actor", ""),
-            agency=args.get("agency", ""),
-            action=args.get("action", ""),
-            object_type=args.get("object_type", ""),
-            object_id=args.get("object_id", ""),
-        )
         page = trail.read_events(
-            actor=g.actor,
-            filters=filters,
-            cursor=args.get("cursor") or None,
-            limit=_int_arg("limit", default=100, minimum=1, maximum=trail.MAX_PAGE_SIZE),
-            newest_first=False,
-            view="api",
+            actor=g.actor, filters=filters, cursor=params.cursor(), limit=size, newest_first=False, view="api"
         )
     except ValidationError as exc:
-        raise PortalError(exc.message, code="invalid_parameter") from exc
+        raise params.ParameterError(exc.text, name=exc.field or "") from exc
     return jsonify({"items": [trail.event_json(row) for row in page.rows], "next": page.next_cursor})
 
 
@@ -86,10 +72,10 @@ def audit_verify():
 def audit_checkpoint():
     """The latest signed checkpoint, or the one of ``?tree_size=``."""
     require_roles(*AUDIT_ROLES)
-    wanted = request.args.get("tree_size")
-    checkpoint = checkpoint_of_size(_int_arg("tree_size")) if wanted else latest_checkpoint()
+    wanted = params.integer("tree_size", minimum=1)
+    checkpoint = checkpoint_of_size(wanted) if wanted is not None else latest_checkpoint()
     if checkpoint is None:
-        raise NotFoundError("no checkpoint of that size has been signed")
+        raise NotFoundError(_l("no checkpoint of that size has been signed"))
     return jsonify(checkpoint.as_checkpoint())
 
 
@@ -123,9 +109,12 @@ def audit_public_key():
 def audit_inclusion_proof():
     require_roles(*AUDIT_ROLES)
     size = _size_arg("tree_size", default=integrity.default_tree_size(), minimum=1)
-    seq = _int_arg("seq", minimum=1)
+    seq = params.integer("seq", minimum=1, required=True)
+    assert seq is not None
     if seq > size:
-        raise PortalError(f"seq {seq} is not in the tree of {size} events", code="invalid_parameter")
+        raise params.ParameterError(
+            _l("seq %(seq)s is not in the tree of %(size)s events", seq=seq, size=size), name="seq"
+        )
     proof = integrity.inclusion(seq, size)
     _record_proof({"proof": "inclusion", "seq": seq, "tree_size": size})
     return jsonify(proof)
@@ -135,9 +124,12 @@ def audit_inclusion_proof():
 def audit_consistency_proof():
     require_roles(*AUDIT_ROLES)
     second = _size_arg("to", default=integrity.default_tree_size(), minimum=1)
-    first = _int_arg("from", minimum=1)
+    first = params.integer("from", minimum=1, required=True)
+    assert first is not None
     if first > second:
-        raise PortalError(f"from ({first}) must not exceed to ({second})", code="invalid_parameter")
+        raise params.ParameterError(
+            _l("from (%(first)s) must not exceed to (%(second)s)", first=first, second=second), name="from"
+        )
     proof = integrity.consistency(first, second)
     _record_proof({"proof": "consistency", "from": first, "to": second})
     return jsonify(proof)

@@ -13,11 +13,17 @@ from typing import Any
 from flask import jsonify
 
 from portal.api import bp
+from portal.api.audit import FILTER_LENGTHS
+from portal.api.cases import MAX_CASE_REF, MAX_QUERY
+from portal.api.findings import MAX_RULE
+from portal.api.uploads import MAX_ADAPTER
 from portal.cases.models import CASE_STATUSES, END_REASONS, FLAGS
 from portal.cases.services import BUCKET_CHOICES, MAX_PAGE_SIZE, PLACEMENT_VIEWS, SORTS
-from portal.compliance.models import FINDING_STATUSES
+from portal.compliance.models import FINDING_ID_PREFIX, FINDING_STATUSES
+from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
+from portal.params import MAX_CURSOR, MAX_INT
 from portal.plugins.records import CHANNELS, KINDS, OUTCOMES, PARTIES
-from portal.uploads.models import UPLOAD_STATUSES
+from portal.uploads.models import UPLOAD_ID_PREFIX, UPLOAD_STATUSES
 
 Schema = dict[str, Any]
 
@@ -28,6 +34,14 @@ COUNT: Schema = {"type": "integer", "minimum": 0}
 TEXT: Schema = {"type": "string"}
 BOOL: Schema = {"type": "boolean"}
 CURSOR_NEXT: Schema = {"type": ["string", "null"], "description": "pass as `cursor` for the next page; null: last page"}
+# Text parameters carry no control characters (a NUL, a tab, a newline): portal.params refuses them with a 400.
+PLAIN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+UPLOAD_PUBLIC_ID: Schema = {
+    "type": "string",
+    "pattern": f"^{UPLOAD_ID_PREFIX}_[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}$",
+    "description": "the upload's opaque public id",
+    "examples": [f"{UPLOAD_ID_PREFIX}_" + PUBLIC_ID_ALPHABET[:PUBLIC_ID_LENGTH]],
+}
 
 
 def nullable(schema: Schema) -> Schema:
@@ -66,27 +80,59 @@ def enum(values: tuple[str, ...] | frozenset[str] | list[str]) -> Schema:
     return {"type": "string", "enum": sorted(values) if isinstance(values, frozenset) else list(values)}
 
 
+def text(max_length: int) -> Schema:
+    """A text parameter: at most ``max_length`` characters, none of them a control character."""
+    return {"type": "string", "maxLength": max_length, "pattern": PLAIN}
+
+
 def param(name: str, description: str, schema: Schema | None = None, *, where: str = "query") -> Schema:
     return {
         "name": name,
         "in": where,
         "required": where == "path",
         "description": description,
-        "schema": schema or TEXT,
+        "schema": schema or text(200),
     }
 
 
-LIMIT = param("limit", f"page size, 1 to {MAX_PAGE_SIZE}", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE})
-CURSOR = param("cursor", "the `next` value of the previous page (opaque)")
-TREE_SIZE: Schema = {"type": "integer", "minimum": 1}
+def limit_param(default: int) -> Schema:
+    return param(
+        "limit",
+        f"page size, 1 to {MAX_PAGE_SIZE} (default {default})",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": default},
+    )
+
+
+LIMIT = limit_param(50)
+CURSOR = param(
+    "cursor",
+    "the `next` value of the previous page (opaque; sealed by the server)",
+    {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR, "pattern": "^[A-Za-z0-9_-]+$"},
+)
+TREE_SIZE: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_INT}
 
 
 def json_response(description: str, schema: Schema) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def errors(*statuses: int) -> dict[str, Schema]:
-    return {str(status): json_response("an error", ref("Error")) for status in statuses}
+ERROR_MEANINGS = {
+    400: "a parameter is missing, malformed or out of range (`invalid_parameter`, naming it)",
+    401: "no token, or an unknown or revoked one",
+    403: "the caller's role may not use this endpoint",
+    404: "not found, or not the caller's to see",
+    405: "the method is not allowed here; `Allow` lists those that are",
+    413: "the request body is too large",
+    422: "the content is invalid",
+    429: "rate limited; `Retry-After` says when to try again",
+}
+# Every operation may answer these: a bad parameter, a missing token, a wrong method, a rate limit.
+COMMON_ERRORS = (400, 401, 405, 429)
+
+
+def errors(*statuses: int, public: bool = False) -> dict[str, Schema]:
+    wanted = sorted({*statuses, *COMMON_ERRORS} - ({401} if public else set()))
+    return {str(status): json_response(ERROR_MEANINGS[status], ref("Error")) for status in wanted}
 
 
 # --- objects -------------------------------------------------------------------------------
@@ -183,7 +229,7 @@ CONTACT = closed(
         "collector_id": TEXT,
         "recording_ref": nullable(TEXT),
         "notes": nullable(TEXT),
-        "upload_id": nullable({"type": "integer"}),
+        "upload_id": nullable(UPLOAD_PUBLIC_ID),
     },
     description="a stored contact (docs/reference/records.md)",
 )
@@ -242,7 +288,7 @@ RECEIPT = closed(
 )
 UPLOAD = closed(
     {
-        "id": {"type": "integer"},
+        "id": UPLOAD_PUBLIC_ID,
         "kind": enum(KINDS),
         "adapter": nullable(TEXT),
         "adapter_version": nullable(TEXT),
@@ -275,11 +321,15 @@ UPLOAD = closed(
 )
 FINDING = closed(
     {
-        "id": {"type": "integer"},
+        "id": {
+            "type": "string",
+            "pattern": f"^{FINDING_ID_PREFIX}_[{PUBLIC_ID_ALPHABET}]{{{PUBLIC_ID_LENGTH}}}$",
+            "description": "the finding's opaque public id",
+        },
         "rule": {"type": "string", "description": "a rule id (docs/reference/rules.md)"},
         "severity": enum(("low", "medium", "high")),
         "case_ref": TEXT,
-        "upload_id": nullable({"type": "integer"}),
+        "upload_id": nullable(UPLOAD_PUBLIC_ID),
         "row": nullable({"type": "integer"}),
         "occurred_at": TIME,
         "message": TEXT,
@@ -370,8 +420,8 @@ SCHEMAS: dict[str, Schema] = {
 
 # --- paths ---------------------------------------------------------------------------------
 
-CASE_REF = param("case_ref", "the lender's case reference", where="path")
-UPLOAD_ID = param("upload_id", "the upload's id", {"type": "integer"}, where="path")
+CASE_REF = param("case_ref", "the lender's case reference", text(MAX_CASE_REF), where="path")
+UPLOAD_ID = param("upload_id", "the upload's public id (anything else: 404)", UPLOAD_PUBLIC_ID, where="path")
 AUDIT_ROLES = " Compliance and admin only (others 403); the read is itself an audit event."
 
 
@@ -383,14 +433,16 @@ def _cases_paths() -> dict[str, Schema]:
                 "parameters": [
                     param("status", "case status", enum(CASE_STATUSES)),
                     param("bucket", "delinquency bucket", enum(BUCKET_CHOICES)),
-                    param("q", "case reference prefix, or the debtor's name (agencies: family name)"),
-                    param("agency", "agency code (lender staff only; agencies always see their own)"),
+                    param("q", "case reference prefix, or the debtor's name (agencies: family name)", text(MAX_QUERY)),
+                    param("agency", "agency code (lender staff only; agencies always see their own)", text(20)),
                     param(
                         "placement",
                         "current (agency default), ended, any (lender default), unplaced",
                         enum(PLACEMENT_VIEWS),
                     ),
-                    param("sort", "order of the list", {**enum(tuple(SORTS)), "default": "case_ref"}),
+                    param(
+                        "sort", "order of the list (empty: the default)", {**enum(tuple(SORTS)), "default": "case_ref"}
+                    ),
                     LIMIT,
                     CURSOR,
                 ],
@@ -430,7 +482,10 @@ def _upload_paths() -> dict[str, Schema]:
                                 "properties": {
                                     "file": {"type": "string", "format": "binary"},
                                     "kind": enum(KINDS),
-                                    "adapter": {"type": "string", "description": "a format key; default: sniffed"},
+                                    "adapter": {
+                                        **text(MAX_ADAPTER),
+                                        "description": "an adapter or format key; default: sniffed",
+                                    },
                                 },
                             }
                         }
@@ -444,10 +499,7 @@ def _upload_paths() -> dict[str, Schema]:
             },
             "get": {
                 "summary": "Uploads the caller may see, newest first",
-                "parameters": [
-                    param("limit", "page size, 1 to 500", {"type": "integer", "minimum": 1, "maximum": 500}),
-                    param("cursor", "the `next` value of the previous page", {"type": "integer"}),
-                ],
+                "parameters": [LIMIT, CURSOR],
                 "responses": {"200": json_response("a page of uploads", page_of("Upload")), **errors(401)},
             },
         },
@@ -472,14 +524,12 @@ def _upload_paths() -> dict[str, Schema]:
             "get": {
                 "summary": "Compliance findings the caller may see (agencies: their own), oldest first",
                 "parameters": [
-                    param("upload_id", "only this upload's", {"type": "integer"}),
-                    param("case_ref", "only this case's"),
-                    param("rule", "a rule id (docs/reference/rules.md)"),
+                    param("upload_id", "only this upload's (its public id)", text(64)),
+                    param("case_ref", "only this case's", text(MAX_CASE_REF)),
+                    param("rule", "a rule id (docs/reference/rules.md)", text(MAX_RULE)),
                     param("status", "finding status", enum(FINDING_STATUSES)),
-                    param(
-                        "limit", "page size, 1 to 500 (default 100)", {"type": "integer", "minimum": 1, "maximum": 500}
-                    ),
-                    param("cursor", "the `next` value of the previous page", {"type": "integer"}),
+                    limit_param(100),
+                    CURSOR,
                 ],
                 "responses": {"200": json_response("a page of findings", page_of("Finding")), **errors(400, 401)},
             }
@@ -493,16 +543,14 @@ def _audit_paths() -> dict[str, Schema]:
             "get": {
                 "summary": "Audit events in seq order, filtered, in pages." + AUDIT_ROLES,
                 "parameters": [
-                    param("since", "ISO date or time, inclusive; without an offset in the lender's timezone"),
-                    param("until", "ISO date or time, exclusive; a date includes that whole day"),
-                    param("action", "an audit tag, or a prefix ending in ':' (case:)"),
-                    param("agency", "agency code"),
-                    param("actor", "user e-mail, user id, or 'system'"),
-                    param("object_type", "e.g. case, upload, user"),
-                    param("object_id", "the object's id"),
-                    param(
-                        "limit", "page size, 1 to 500 (default 100)", {"type": "integer", "minimum": 1, "maximum": 500}
-                    ),
+                    param("since", "ISO date or time, inclusive; without an offset in the lender's timezone", text(40)),
+                    param("until", "ISO date or time, exclusive; a date includes that whole day", text(40)),
+                    param("action", "an audit tag, or a prefix ending in ':' (case:)", text(FILTER_LENGTHS["action"])),
+                    param("agency", "agency code", text(FILTER_LENGTHS["agency"])),
+                    param("actor", "user e-mail, user id, or 'system'", text(FILTER_LENGTHS["actor"])),
+                    param("object_type", "e.g. case, upload, user", text(FILTER_LENGTHS["object_type"])),
+                    param("object_id", "the object's id", text(FILTER_LENGTHS["object_id"])),
+                    limit_param(100),
                     CURSOR,
                 ],
                 "responses": {"200": json_response("a page of events", page_of("AuditEvent")), **errors(400, 401, 403)},
@@ -588,7 +636,8 @@ def document() -> Schema:
                     "summary": "This document (no token needed)",
                     "security": [],
                     "responses": {
-                        "200": json_response("OpenAPI 3.1", {"type": "object", "additionalProperties": True})
+                        "200": json_response("OpenAPI 3.1", {"type": "object", "additionalProperties": True}),
+                        **errors(public=True),
                     },
                 }
             },

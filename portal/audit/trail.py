@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from portal.contacts.models import Contact
 from portal.errors import NotFoundError, ValidationError, _l
 from portal.extensions import db
 from portal.money.models import Settlement
+from portal.params import cursor_integer, open_cursor, seal_cursor
 from portal.security import Actor
 from portal.uploads.models import Upload
 
@@ -88,7 +88,7 @@ def _actor_condition(value: str) -> Any:
     # The search form's placeholder offers "system" in the viewer's language.
     if value.lower() in ("system", "系统"):
         return AuditEvent.actor_user_id.is_(None)
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and len(value) <= 18:
         return AuditEvent.actor_user_id == int(value)
     user_id = db.session.execute(select(User.id).where(User.email == normalise_email(value))).scalar_one_or_none()
     if user_id is None:
@@ -139,7 +139,7 @@ def object_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     Objects of other types (or gone) keep their id."""
     wanted: dict[str, set[int]] = {}
     for object_type, object_id in pairs:
-        if object_id and str(object_id).isdigit():
+        if object_id and str(object_id).isascii() and str(object_id).isdigit():
             wanted.setdefault(object_type, set()).add(int(object_id))
     queries = {
         "case": (Case.id, Case.case_ref),
@@ -153,6 +153,12 @@ def object_names(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
         if wanted.get(object_type):
             found = db.session.execute(select(id_column, name_column).where(id_column.in_(wanted[object_type])))
             names.update({(object_type, str(i)): name for i, name in found})
+    # Upload events name the upload by its public id (older events by its key, handled above).
+    public = {object_id for object_type, object_id in pairs if object_type == "upload" and object_id}
+    public -= {str(i) for i in wanted.get("upload", set())}
+    if public:
+        found = db.session.execute(select(Upload.public_id, Upload.filename).where(Upload.public_id.in_(public)))
+        names.update({("upload", i): name for i, name in found})
     if wanted.get("placement"):
         found = db.session.execute(
             select(Placement.id, Case.case_ref)
@@ -173,20 +179,16 @@ def named_objects(rows: list[Any]) -> set[tuple[str, str]]:
 
 
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    return seal_cursor([seq], purpose="audit")
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
-    try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        kind, _, value = text.partition(":")
-        if kind == "seq" and value.isdigit():
-            return int(value)
-    except ValueError:
-        pass
-    raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
+    values = open_cursor(cursor, purpose="audit")
+    if len(values) != 1:
+        raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
+    return cursor_integer(values[0])
 
 
 def _page(query: Select[Any], *, cursor: str | None, limit: int, newest_first: bool) -> EventPage:
@@ -281,21 +283,19 @@ class Timeline:
 
 def encode_timeline_cursor(key: tuple[datetime, int, int]) -> str:
     at, rank, item_id = key
-    text = f"at:{at.isoformat()}|{rank}|{item_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return seal_cursor([at.isoformat(), rank, item_id], purpose="timeline")
 
 
 def decode_timeline_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
     if not cursor:
         return None
+    values = open_cursor(cursor, purpose="timeline")
     try:
-        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        kind, _, rest = text.partition(":")
-        at, rank, item_id = rest.split("|")
+        at, rank, item_id = values
         moment = datetime.fromisoformat(at)
-        if kind == "at" and moment.tzinfo is not None and rank.isdigit() and item_id.isdigit():
-            return moment, int(rank), int(item_id)
-    except ValueError:
+        if moment.tzinfo is not None:
+            return moment, cursor_integer(rank), cursor_integer(item_id)
+    except (TypeError, ValueError):
         pass
     raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
 

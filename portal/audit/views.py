@@ -11,6 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from portal import params
 from portal.accounts.forms import ActionForm
 from portal.agencies.services import list_agencies
 from portal.audit import integrity, trail
@@ -24,11 +25,14 @@ from portal.audit.witness import WitnessSettings
 from portal.errors import NotFoundError, PortalError
 from portal.i18n import viewer_timezone
 from portal.security import Role, current_actor, roles_required
+from portal.uploads import services as upload_services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 AUDIT_ROLES = (Role.COMPLIANCE, Role.ADMIN)
 FILTER_NAMES = ("since", "until", "actor", "agency", "action", "object_type", "object_id")
+# The text filters and their longest sensible value (an e-mail is at most 254 characters).
+FILTER_LENGTHS = {"actor": 254, "agency": 20, "action": 80, "object_type": 40, "object_id": 64}
 
 
 def _export_form() -> ExportForm:
@@ -38,15 +42,11 @@ def _export_form() -> ExportForm:
 
 
 def _filters_from_args() -> trail.EventFilters:
-    args, timezone = request.args, viewer_timezone()
+    timezone = viewer_timezone()
     return trail.EventFilters(
-        since=trail.parse_when(args.get("since"), timezone, field_name="since"),
-        until=trail.parse_when(args.get("until"), timezone, field_name="until", end_of_day=True),
-        actor=args.get("actor", ""),
-        agency=args.get("agency", ""),
-        action=args.get("action", ""),
-        object_type=args.get("object_type", ""),
-        object_id=args.get("object_id", ""),
+        since=params.when("since", timezone),
+        until=params.when("until", timezone, end_of_day=True),
+        **{name: params.text(name, max_length=length) for name, length in FILTER_LENGTHS.items()},
     )
 
 
@@ -86,7 +86,7 @@ def _retention() -> dict[str, Any]:
 @roles_required(*AUDIT_ROLES)
 def index():
     actor = current_actor()
-    cursor = request.args.get("cursor") or None
+    cursor = params.cursor()
     try:
         page = trail.read_events(
             actor=actor, filters=_filters_from_args(), cursor=cursor, limit=current_app.config["PORTAL_PAGE_SIZE"]
@@ -119,11 +119,12 @@ def index():
 @bp.get("/event")
 @roles_required(*AUDIT_ROLES)
 def event():
-    seq = request.args.get("seq", "")
-    if not seq.isdigit():
-        abort(404)
     try:
-        row = trail.read_event(actor=current_actor(), seq=int(seq))
+        seq = params.integer("seq", minimum=1, required=True)
+        assert seq is not None
+        row = trail.read_event(actor=current_actor(), seq=seq)
+    except params.ParameterError:
+        abort(404)
     except NotFoundError:
         abort(404)
     names = trail.object_names(trail.named_objects([row]) | {("user", str(row.actor_user_id))})
@@ -143,7 +144,7 @@ def event():
 @roles_required(*AUDIT_ROLES)
 def find_case():
     """The timeline form's target (works without JavaScript): on to the case's timeline."""
-    case_ref = request.args.get("case_ref", "").strip().upper()
+    case_ref = params.text("case_ref", max_length=40).strip().upper()
     if not case_ref:
         return redirect(url_for("audit.index"))
     return redirect(url_for("audit.case_timeline", case_ref=case_ref))
@@ -152,10 +153,9 @@ def find_case():
 @bp.get("/cases/<case_ref>")
 @roles_required(*AUDIT_ROLES)
 def case_timeline(case_ref: str):
+    params.check_text(case_ref, "case_ref", max_length=40)
     try:
-        case, page = trail.read_case_timeline(
-            actor=current_actor(), case_ref=case_ref, cursor=request.args.get("cursor") or None
-        )
+        case, page = trail.read_case_timeline(actor=current_actor(), case_ref=case_ref, cursor=params.cursor())
     except NotFoundError:
         abort(404)
     except PortalError as exc:
@@ -169,6 +169,19 @@ def case_timeline(case_ref: str):
         next_url=next_url if page.next_cursor else None,
         detail_fields=detail_fields,
     )
+
+
+@bp.get("/uploads/<upload_id>")
+@roles_required(*AUDIT_ROLES)
+def upload(upload_id: str):
+    """Older events and the case timeline name uploads by their key; the upload's page is at its public id."""
+    if not (upload_id.isascii() and upload_id.isdigit() and len(upload_id) <= 18):
+        return redirect(url_for("uploads.detail", upload_id=upload_id))
+    try:
+        found = upload_services.require_upload(actor=current_actor(), upload_id=int(upload_id))
+    except NotFoundError:
+        abort(404)
+    return redirect(url_for("uploads.detail", upload_id=found.public_id))
 
 
 @bp.post("/verify")

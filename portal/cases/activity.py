@@ -24,10 +24,11 @@ from portal.cases.services import (
     is_placed_with,
 )
 from portal.contacts.models import Contact
-from portal.errors import ValidationError
+from portal.errors import ValidationError, _l
 from portal.extensions import db
 from portal.money.balances import CaseBalance
 from portal.money.models import Settlement
+from portal.params import cursor_integer
 from portal.security import Actor
 from portal.uploads.models import Upload
 
@@ -51,7 +52,7 @@ class SettlementLine:
     waiver_amount: Decimal | None
     payment_ref: str
     notes: str | None
-    upload_id: int
+    upload_id: str  # the upload's public id
     filename: str
 
 
@@ -66,7 +67,7 @@ def _contacts_of(actor: Actor, case: Case) -> Any:
 def case_activity(actor: Actor, case: Case) -> CaseActivity:
     """Contacts count, balance, settlements and flags of the case; an agency sees only its own work."""
     settlements = (
-        select(Settlement, Upload.filename)
+        select(Settlement, Upload.filename, Upload.public_id)
         .join(Upload, Upload.id == Settlement.upload_id)
         .where(Settlement.case_id == case.id)
         .order_by(Settlement.paid_at.desc(), Settlement.id.desc())
@@ -87,10 +88,10 @@ def case_activity(actor: Actor, case: Case) -> CaseActivity:
                 waiver_amount=s.waiver_amount,
                 payment_ref=s.payment_ref,
                 notes=s.notes,
-                upload_id=s.upload_id,
+                upload_id=upload_id,
                 filename=filename,
             )
-            for s, filename in db.session.execute(settlements).all()
+            for s, filename, upload_id in db.session.execute(settlements).all()
         ],
         flags=case_flags(case),
     )
@@ -115,7 +116,7 @@ class ContactLine:
     collector_id: str
     recording_ref: str | None
     notes: str | None
-    upload_id: int
+    upload_id: str  # the upload's public id
     filename: str
 
 
@@ -126,14 +127,14 @@ class ContactPage:
 
 
 def _decode_contact_cursor(cursor: str) -> tuple[datetime, int]:
-    moment, contact_id = decode_cursor(cursor)
+    moment, contact_id = decode_cursor(cursor, purpose="contacts")
     try:
         at = datetime.fromisoformat(moment)
-        if at.tzinfo is None or isinstance(contact_id, bool):
+        if at.tzinfo is None:
             raise ValueError(moment)
-        return at, int(contact_id)
+        return at, cursor_integer(contact_id)
     except (TypeError, ValueError) as exc:
-        raise ValidationError("the cursor is not one this server issued", field="cursor") from exc
+        raise ValidationError(_l("the cursor is not one this server issued"), field="cursor") from exc
 
 
 def case_contacts(
@@ -146,7 +147,9 @@ def case_contacts(
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     query = (
-        select(Contact, Upload.filename).join(Upload, Upload.id == Contact.upload_id).where(_contacts_of(actor, case))
+        select(Contact, Upload.filename, Upload.public_id)
+        .join(Upload, Upload.id == Contact.upload_id)
+        .where(_contacts_of(actor, case))
     )
     if before:
         at, last_id = _decode_contact_cursor(before)
@@ -168,15 +171,15 @@ def case_contacts(
             collector_id=c.collector_id,
             recording_ref=c.recording_ref,
             notes=c.notes,
-            upload_id=c.upload_id,
+            upload_id=upload_id,
             filename=filename,
         )
-        for c, filename in rows[:limit]
+        for c, filename, upload_id in rows[:limit]
     ]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1][0]
-        next_cursor = encode_cursor([last.contacted_at.isoformat(), last.id])
+        next_cursor = encode_cursor([last.contacted_at.isoformat(), last.id], purpose="contacts")
     return ContactPage(lines=lines, next_cursor=next_cursor)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,9 +16,10 @@ from portal.audit.tags import AuditTag
 from portal.cases.masking import mask_id_number, mask_name, mask_phone
 from portal.cases.models import CASE_STATUSES, Case, CaseFlag, Customer, Placement
 from portal.db import utcnow
-from portal.errors import NotFoundError, ValidationError
+from portal.errors import NotFoundError, ValidationError, _l
 from portal.extensions import db
 from portal.money.balances import CaseBalance, case_balances
+from portal.params import cursor_integer, open_cursor, seal_cursor
 from portal.security import Actor
 
 if TYPE_CHECKING:
@@ -89,18 +88,15 @@ class CasePage:
     balances: dict[int, CaseBalance] = field(default_factory=dict)
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+def encode_cursor(values: list[Any], *, purpose: str = "cases") -> str:
+    """``values`` sealed (encrypted and signed): a client can neither forge a cursor nor read ids from one."""
+    return seal_cursor(values, purpose=purpose)
 
 
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except ValueError as exc:
-        raise ValidationError("the cursor is not one this server issued", field="cursor") from exc
-    if not isinstance(values, list) or len(values) != 2:
-        raise ValidationError("the cursor is not one this server issued", field="cursor")
+def decode_cursor(cursor: str, *, purpose: str = "cases") -> list[Any]:
+    values = open_cursor(cursor, purpose=purpose)
+    if len(values) != 2:
+        raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
     return values
 
 
@@ -115,28 +111,35 @@ def _cursor_value(sort: str, case: Case, placement: Placement | None) -> Any:
 
 
 def _parse_cursor_value(sort: str, value: Any) -> Any:
+    # Sealed by this server, but maybe for another sort order: each value is checked for its own.
     try:
-        if sort == "-outstanding_balance":
-            return Decimal(value)
-        if sort == "expires_at":
-            return datetime.fromisoformat(value)
-        if sort == "-days_past_due":
-            return int(value)
-        return str(value)
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        raise ValidationError("the cursor is not one this server issued", field="cursor") from exc
+        if sort == "-outstanding_balance" and isinstance(value, str):
+            amount = Decimal(value)
+            if amount.is_finite() and abs(amount) < Decimal(10) ** 16:
+                return amount
+        elif sort == "expires_at" and isinstance(value, str):
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
+                return moment
+        elif sort == "-days_past_due":
+            return cursor_integer(value)
+        elif sort == "case_ref" and isinstance(value, str):
+            return value
+    except (TypeError, ValueError, ArithmeticError):
+        pass
+    raise ValidationError(_l("the cursor is not one this server issued"), field="cursor")
 
 
 def _normalise(actor: Actor, filters: CaseFilters) -> CaseFilters:
     placement = filters.placement or ("current" if actor.is_agency else "any")
     if placement not in PLACEMENT_VIEWS or (actor.is_agency and placement == "unplaced"):
-        raise ValidationError(f"unknown placement view {placement!r}", field="placement")
+        raise ValidationError(_l("unknown placement view '%(value)s'", value=placement), field="placement")
     if filters.bucket and filters.bucket not in BUCKET_CHOICES:
-        raise ValidationError(f"unknown bucket {filters.bucket!r}", field="bucket")
+        raise ValidationError(_l("unknown bucket '%(value)s'", value=filters.bucket), field="bucket")
     if filters.status and filters.status not in CASE_STATUSES:
-        raise ValidationError(f"unknown status {filters.status!r}", field="status")
+        raise ValidationError(_l("unknown status '%(value)s'", value=filters.status), field="status")
     if filters.sort not in SORTS:
-        raise ValidationError(f"unknown sort {filters.sort!r}", field="sort")
+        raise ValidationError(_l("unknown sort '%(value)s'", value=filters.sort), field="sort")
     expiring = filters.expiring
     if expiring or filters.sort == "expires_at":
         placement = "current"
@@ -193,7 +196,7 @@ def list_cases(
     tie = TIE_BREAKERS.get(filters.sort, Case.id)
     if cursor:
         value, last_id = decode_cursor(cursor)
-        key = (_parse_cursor_value(filters.sort, value), int(last_id))
+        key = (_parse_cursor_value(filters.sort, value), cursor_integer(last_id))
         if filters.sort == "case_ref":
             query = query.where(Case.case_ref > key[0])
         elif descending:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
+from portal import params
 from portal.agencies.services import list_agencies
+from portal.api.cases import case_filters, case_ref_of
 from portal.cases import activity as case_page
 from portal.cases import services
 from portal.cases.forms import CasesImportForm, PlacementForm
@@ -24,20 +28,12 @@ ALL_ROLES = tuple(Role)
 def index():
     actor = current_actor()
     args = request.args
-    filters = services.CaseFilters(
-        q=args.get("q", ""),
-        bucket=args.get("bucket", ""),
-        status=args.get("status", ""),
-        agency=args.get("agency", ""),
-        placement=args.get("placement", ""),
-        expiring=args.get("expiring") == "1",
-        sort=args.get("sort", "case_ref"),
-    )
     try:
+        filters = replace(case_filters(), expiring=args.get("expiring") == "1")
         page = services.list_cases(
             actor=actor,
             filters=filters,
-            cursor=args.get("cursor") or None,
+            cursor=params.cursor(),
             limit=current_app.config["PORTAL_PAGE_SIZE"],
             expiring_days=current_app.config["PORTAL_EXPIRING_SOON_DAYS"],
         )
@@ -66,10 +62,10 @@ def index():
 def detail(case_ref: str):
     actor = current_actor()
     try:
-        case = services.open_case_record(actor=actor, case_ref=case_ref)
+        case = services.open_case_record(actor=actor, case_ref=case_ref_of(case_ref))
     except NotFoundError:
         abort(404)
-    before = request.args.get("contacts_before") or None
+    before = params.cursor("contacts_before")
     try:
         contacts = case_page.case_contacts(actor=actor, case=case, before=before)
     except PortalError:

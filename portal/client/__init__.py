@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -104,10 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--receipt-dir", help="save upload-<id>-receipt.json here when the server sends a receipt")
 
     status = command("status", cmd_status, "print an upload's summary")
-    status.add_argument("id", type=int)
+    status.add_argument("id", type=upload_id, help="the upload's id, as the upload printed it (up_...)")
 
     errors = command("errors", cmd_errors, "download every rejected row of an upload as CSV")
-    errors.add_argument("id", type=int)
+    errors.add_argument("id", type=upload_id, help="the upload's id, as the upload printed it (up_...)")
     errors.add_argument("-o", "--output", default="-", help="file to write, - for stdout (default)")
 
     verify = command(
@@ -170,6 +171,17 @@ def connect(args: argparse.Namespace, err: TextIO) -> Api:
     if timeout <= 0 or retries < 0 or backoff < 0:
         raise ClientError(None, "timeout must be positive, retries and backoff not negative", EXIT_USAGE)
     return Api(url, token, timeout=timeout, retries=retries, backoff=backoff, err=err)
+
+
+# An upload's public id (portal.db.new_public_id): "up_" and 22 characters of Crockford's base32.
+_UPLOAD_ID = re.compile(r"up_[0-9a-hjkmnp-tv-z]{22}")
+
+
+def upload_id(value: str) -> str:
+    """argparse type: an upload id as the portal prints it; anything else is a usage error, not a request."""
+    if not _UPLOAD_ID.fullmatch(value.strip()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an upload id (they look like up_7m2q...)")
+    return value.strip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,16 +7,23 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import utcnow
+from portal.db import new_public_id, utcnow
 from portal.extensions import db
 
 FINDING_STATUSES = ("open", "confirmed", "dismissed")
+FINDING_ID_PREFIX = "fi"
+
+
+def new_finding_public_id() -> str:
+    return new_public_id(FINDING_ID_PREFIX)
 
 
 class Finding(db.Model):
     __tablename__ = "findings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What the API shows as the finding's id: the integer key counts every agency's findings.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_finding_public_id)
     rule: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(10))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))

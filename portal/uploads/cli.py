@@ -51,10 +51,14 @@ class _StderrProgress:
 def ingest_command(file: Path, agency_code, kind, adapter, email, progress, as_json):
     """The same pipeline as a web or API upload; prints the upload's summary."""
     from portal.extensions import db
+    from portal.params import check_text
     from portal.uploads.jobs import current_settings, dispatch_note, dispatch_upload, run_upload
     from portal.uploads.models import Upload
     from portal.uploads.services import submit_upload, upload_summary
 
+    if adapter is not None:
+        # As the API and the upload form: no adapter has a longer name, nor one with control characters.
+        adapter = check_text(adapter, "--adapter", max_length=60)
     actor = cli_actor(email)
     if email and not actor.is_agency:
         fail(_l("%(email)s is not an agency user", email=email))

@@ -11,16 +11,23 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.agencies.models import Agency
-from portal.db import utcnow
+from portal.db import new_public_id, utcnow
 from portal.extensions import db
 
 UPLOAD_STATUSES = ("queued", "processing", "completed", "rejected")
+UPLOAD_ID_PREFIX = "up"
+
+
+def new_upload_public_id() -> str:
+    return new_public_id(UPLOAD_ID_PREFIX)
 
 
 class Upload(db.Model):
     __tablename__ = "uploads"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What users and clients see (URLs, JSON ``id``, receipts): the integer key counts every agency's uploads.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_upload_public_id)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(12))

@@ -533,7 +533,7 @@ def _finish(processor: UploadProcessor, settlements: list[Settlement], lease: st
         actor=processor.actor,
         action=AuditTag.UPLOAD_COMPLETE if upload.status == "completed" else AuditTag.UPLOAD_REJECT,
         object_type="upload",
-        object_id=upload.id,
+        object_id=upload.public_id,
         agency_id=upload.agency_id,
         outcome="success" if upload.status == "completed" else "failure",
         details={

@@ -155,6 +155,17 @@ def require_upload(*, actor: Actor, upload_id: int) -> Upload:
     return upload
 
 
+def require_public_upload(*, actor: Actor, public_id: str) -> Upload:
+    """The upload that ``public_id`` names, when ``actor`` may see it; NotFoundError otherwise.
+
+    Users and clients only ever see public ids: an old integer id is not found, as is another agency's upload.
+    """
+    upload = db.session.execute(uploads_visible_to(actor).where(Upload.public_id == public_id)).scalar_one_or_none()
+    if upload is None:
+        raise NotFoundError(_l("no upload %(id)s", id=public_id))
+    return upload
+
+
 def _uploading_agency(actor: Actor, agency_code: str | None) -> Agency:
     if actor.is_agency:
         agency = db.session.get(Agency, actor.agency_id)
@@ -287,7 +298,7 @@ def _record_submission(
             actor=actor,
             action=AuditTag.UPLOAD_REJECT,
             object_type="upload",
-            object_id=upload.id,
+            object_id=upload.public_id,
             agency_id=agency.id,
             outcome="failure",
             details={"sha256": stored.sha256, "kind": kind, "reason": "unknown_format"},
@@ -312,7 +323,7 @@ def _record_submission(
         actor=actor,
         action=AuditTag.UPLOAD_RECEIVE,
         object_type="upload",
-        object_id=upload.id,
+        object_id=upload.public_id,
         agency_id=agency.id,
         details={
             "sha256": stored.sha256,
@@ -360,7 +371,7 @@ def _duplicate(actor: Actor, existing: Upload, *, requeued: bool = False) -> Sub
         actor=actor,
         action=AuditTag.UPLOAD_DUPLICATE,
         object_type="upload",
-        object_id=existing.id,
+        object_id=existing.public_id,
         agency_id=existing.agency_id,
         details=details,
     )
@@ -391,7 +402,7 @@ def upload_summary(upload: Upload, *, duplicate: bool = False, with_receipt: boo
     its seq, leaf hash and event, a signed checkpoint including it and the inclusion proof.
     """
     summary = {
-        "id": upload.id,
+        "id": upload.public_id,
         "kind": upload.kind,
         "adapter": upload.adapter,
         "adapter_version": upload.adapter_version,

@@ -11,7 +11,6 @@ from flask import (
     jsonify,
     redirect,
     render_template,
-    request,
     send_file,
     stream_with_context,
     url_for,
@@ -20,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal import params
 from portal.agencies.services import list_agencies
 from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
@@ -32,10 +32,12 @@ from portal.uploads import services
 from portal.uploads.exports import errors_csv
 from portal.uploads.forms import UploadForm
 from portal.uploads.jobs import dispatch_note, dispatch_upload, start_reaper
-from portal.uploads.models import progress_percent
+from portal.uploads.models import UPLOAD_ID_PREFIX, progress_percent
 
 bp = Blueprint("uploads", __name__, url_prefix="/uploads")
 ALL_ROLES = tuple(Role)
+# As long as the uploads table's adapter column: a longer name is no adapter's.
+MAX_ADAPTER = 60
 
 
 @bp.before_app_request
@@ -66,13 +68,15 @@ def index():
     form = _form(current_user.agency.code) if actor.role in AGENCY_ROLES else None
     if form is not None and form.validate_on_submit():
         upload_file = form.file.data
+        # The select offers real formats only; anything else is a hand-made request (a 400 page).
+        adapter = params.check_text(form.adapter.data or "", "adapter", max_length=MAX_ADAPTER) or None
         try:
             submission = services.submit_upload(
                 actor=actor,
                 kind=form.kind.data,
                 stream=upload_file.stream,
-                filename=upload_file.filename or "upload",
-                adapter=form.adapter.data or None,
+                filename=params.clean_filename(upload_file.filename),
+                adapter=adapter,
             )
         except services.AmbiguousUploadError as exc:
             flash(
@@ -85,17 +89,19 @@ def index():
         except PortalError as exc:
             flash(exc.message, "error")
         else:
-            upload_id = submission.upload.id  # the session is rolled back if processing in-process fails
+            # Read now: the session is rolled back if processing in-process fails.
+            upload_id, public_id = submission.upload.id, submission.upload.public_id
             if submission.duplicate:
                 flash(_("You uploaded the same file before: here is that upload."), "info")
             elif submission.upload.status == "queued":
                 note = dispatch_note(dispatch_upload(upload_id))
                 if note is not None:
                     flash(str(note), "info")
-            return redirect(url_for("uploads.detail", upload_id=upload_id))
-    agency = request.args.get("agency", "")
+            return redirect(url_for("uploads.detail", upload_id=public_id))
+    agency = params.text("agency", max_length=20)
+    before = params.text("before", max_length=64)
     uploads = services.list_uploads(
-        actor=actor, limit=50, before_id=request.args.get("before", type=int), agency_code=agency or None
+        actor=actor, limit=50, before_id=_load(before).id if before else None, agency_code=agency or None
     )
     return render_template(
         "uploads/index.html",
@@ -109,16 +115,20 @@ def index():
     )
 
 
-def _load(upload_id: int):
+def _load(upload_id: str):
+    """The viewer's upload by its public id; 404 for anything else (an old integer id, another agency's)."""
+    public_id = params.public_id(upload_id, prefix=UPLOAD_ID_PREFIX)
+    if public_id is None:
+        abort(404)
     try:
-        return services.require_upload(actor=current_actor(), upload_id=upload_id)
+        return services.require_public_upload(actor=current_actor(), public_id=public_id)
     except NotFoundError:
         abort(404)
 
 
-@bp.get("/<int:upload_id>")
+@bp.get("/<upload_id>")
 @roles_required(*ALL_ROLES)
-def detail(upload_id: int):
+def detail(upload_id: str):
     upload = _load(upload_id)
     return render_template(
         "uploads/detail.html",
@@ -129,47 +139,47 @@ def detail(upload_id: int):
     )
 
 
-@bp.get("/<int:upload_id>/progress")
+@bp.get("/<upload_id>/progress")
 @roles_required(*ALL_ROLES)
-def progress(upload_id: int):
+def progress(upload_id: str):
     upload = _load(upload_id)
     return jsonify({"status": upload.status, "progress": progress_percent(upload), "rows": upload.rows_processed})
 
 
-@bp.get("/<int:upload_id>/receipt.json")
+@bp.get("/<upload_id>/receipt.json")
 @roles_required(*ALL_ROLES)
-def receipt(upload_id: int):
+def receipt(upload_id: str):
     """The audit receipt of the upload's completion, to keep as proof of what was filed and when."""
     upload = _load(upload_id)
     if not upload.completion_seq:
         abort(404)
     response = jsonify(receipt_for(upload.completion_seq))
-    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.id}-receipt.json"'
+    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.public_id}-receipt.json"'
     return response
 
 
-@bp.get("/<int:upload_id>/errors.csv")
+@bp.get("/<upload_id>/errors.csv")
 @roles_required(*ALL_ROLES)
-def errors(upload_id: int):
+def errors(upload_id: str):
     upload = _load(upload_id)
     response = Response(stream_with_context(errors_csv(upload)), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.id}-errors.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="upload-{upload.public_id}-errors.csv"'
     return response
 
 
-@bp.get("/<int:upload_id>/original")
+@bp.get("/<upload_id>/original")
 @roles_required(Role.LENDER_OPS, Role.COMPLIANCE, Role.ADMIN)
-def original(upload_id: int):
+def original(upload_id: str):
     actor = current_actor()
     try:
-        upload, path = services.original_file(actor=actor, upload_id=upload_id)
+        upload, path = services.original_file(actor=actor, upload_id=_load(upload_id).id)
     except NotFoundError:
         abort(404)
     record_event(
         actor=actor,
         action=AuditTag.UPLOAD_DOWNLOAD,
         object_type="upload",
-        object_id=upload.id,
+        object_id=upload.public_id,
         agency_id=upload.agency_id,
         details={"sha256": upload.sha256},
     )

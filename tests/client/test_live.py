@@ -103,19 +103,19 @@ def test_cases_follows_every_page_into_a_csv(portal_env, capsys, tmp_path):
 def test_missing_token_is_a_one_line_usage_error(monkeypatch, live_server, capsys):
     monkeypatch.setenv("PORTAL_URL", live_server)
     monkeypatch.delenv("PORTAL_TOKEN", raising=False)
-    code, out, err = run(capsys, "status", "1")
+    code, out, err = run(capsys, "status", "up_0000000000000000000000")
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "PORTAL_TOKEN" in err and err.startswith("error: ")
 
 
 def test_missing_url_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.delenv("PORTAL_URL", raising=False)
-    code, _, err = run(capsys, "--token", "x", "status", "1")
+    code, _, err = run(capsys, "--token", "x", "status", "up_0000000000000000000000")
     assert code == 2 and "PORTAL_URL" in err
 
 
 def test_a_wrong_token_is_unauthorized_with_its_own_exit_status(portal_env, capsys):
-    code, out, err = run(capsys, "status", "1", "--token", "not-a-token")
+    code, out, err = run(capsys, "status", "up_0000000000000000000000", "--token", "not-a-token")
     assert code == 5 and out == ""
     assert err.startswith("error: unauthorized: ")
     code, _, err = run(capsys, "--token", "not-a-token", "upload", CONTACTS, "--kind", "contacts", "-q")
@@ -136,7 +136,17 @@ def test_a_dead_port_is_retried_then_reported(monkeypatch, capsys):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("PORTAL_CLIENT_BACKOFF", "0.01")
-    code, out, err = run(capsys, "--url", f"http://127.0.0.1:{port}", "--token", "t", "--retries", "2", "status", "1")
+    code, out, err = run(
+        capsys,
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "--token",
+        "t",
+        "--retries",
+        "2",
+        "status",
+        "up_0000000000000000000000",
+    )
     assert code == 3 and out == ""
     assert err.count("connection refused; retrying in") == 2
     assert err.splitlines()[-1] == (

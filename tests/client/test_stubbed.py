@@ -18,7 +18,13 @@ def as_json(body: object, status: int = 200) -> Response:
 
 
 def summary(**fields: object) -> dict[str, object]:
-    base = {"id": 7, "kind": "contacts", "status": "completed", "duplicate": False, "rows_total": 2}
+    base = {
+        "id": "up_0000000000000000000007",
+        "kind": "contacts",
+        "status": "completed",
+        "duplicate": False,
+        "rows_total": 2,
+    }
     base.update(rows_accepted=2, rows_rejected=0, rows_duplicate=0, findings_total=0, progress=100, errors=[])
     return base | fields
 
@@ -95,12 +101,12 @@ def test_503_is_retried_and_the_upload_resent_whole(stub_server, capsys, tmp_pat
     assert code == 0, err
     assert bodies == [path.read_bytes()] * 3
     assert err.count("HTTP 503 SERVICE UNAVAILABLE; retrying") == 2
-    assert json.loads(out)["id"] == 7
+    assert json.loads(out)["id"] == "up_0000000000000000000007"
 
 
 def test_503_to_the_end_is_an_error_with_the_status(stub_server, capsys):
     stub_server(lambda request: Response("<html>bad gateway</html>", status=502, mimetype="text/html"))
-    code, _, err = run(capsys, "--retries", "1", "status", "3")
+    code, _, err = run(capsys, "--retries", "1", "status", "up_0000000000000000000003")
     assert code == 1 and err.splitlines()[-1] == "error: http_502: BAD GATEWAY"
 
 
@@ -117,7 +123,7 @@ def test_wait_polls_until_completed_showing_progress(stub_server, capsys, tmp_pa
         if request.method == "POST":
             request.files["file"].read()
             return as_json(summary(status="queued", progress=0), 202)
-        assert request.path == "/api/v1/uploads/7"
+        assert request.path == "/api/v1/uploads/up_0000000000000000000007"
         return as_json(next(states))
 
     stub_server(handler)
@@ -128,10 +134,10 @@ def test_wait_polls_until_completed_showing_progress(stub_server, capsys, tmp_pa
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     assert json.loads(out)["status"] == "completed"
-    assert "processing upload 7: 0% queued, 0 rows" in err
-    assert "processing upload 7: 60% processing, 600 rows" in err
-    assert "processing upload 7: 100% completed, 1000 rows" in err
-    saved = receipts / "upload-7-receipt.json"
+    assert "processing upload up_0000000000000000000007: 0% queued, 0 rows" in err
+    assert "processing upload up_0000000000000000000007: 60% processing, 600 rows" in err
+    assert "processing upload up_0000000000000000000007: 100% completed, 1000 rows" in err
+    saved = receipts / "upload-up_0000000000000000000007-receipt.json"
     assert json.loads(saved.read_text(encoding="utf-8")) == {"sig": "abc"}
     assert f"receipt saved to {saved}" in err
 
@@ -182,7 +188,7 @@ def test_usage_errors_exit_2(capsys):
     assert main(["upload", "x.csv"]) == 2  # --kind is required
     assert main(["frobnicate"]) == 2
     capsys.readouterr()
-    assert main(["--url", "ftp://x", "--token", "t", "status", "1"]) == 2
+    assert main(["--url", "ftp://x", "--token", "t", "status", "up_0000000000000000000000"]) == 2
     assert "http:// or https://" in capsys.readouterr().err
 
 
@@ -216,8 +222,8 @@ def test_rows_rejected_warn_and_exit_0_by_default(stub_server, capsys, tmp_path)
     assert code == 0, err
     assert json.loads(out)["rows_rejected"] == 2
     assert (
-        "portal-client: warning: 2 of 5 rows of upload 7 were rejected; "
-        "every rejected row: portal-client errors 7 -o errors.csv\n"
+        "portal-client: warning: 2 of 5 rows of upload up_0000000000000000000007 were rejected; "
+        "every rejected row: portal-client errors up_0000000000000000000007 -o errors.csv\n"
     ) in err  # said even with --quiet
 
 
@@ -228,10 +234,13 @@ def test_fail_on_rejected_exits_4_and_waits_by_itself(stub_server, capsys, tmp_p
     path.write_text("a\n")
     code, out, err = run(capsys, "upload", str(path), "--kind", "contacts", "--fail-on-rejected", "--json")
     assert code == 4, err
-    assert seen[:2] == ["POST /api/v1/uploads", "GET /api/v1/uploads/7"]  # no --wait, still waited
+    assert seen[:2] == [
+        "POST /api/v1/uploads",
+        "GET /api/v1/uploads/up_0000000000000000000007",
+    ]  # no --wait, still waited
     assert "GET /api/v1/me" not in seen  # --json shows the API's own times: no need to ask
     assert json.loads(out) == summary(rows_total=5, rows_accepted=3, rows_rejected=2)
-    assert "warning: 2 of 5 rows of upload 7 were rejected" in err
+    assert "warning: 2 of 5 rows of upload up_0000000000000000000007 were rejected" in err
 
 
 def test_fail_on_rejected_with_no_rejected_rows_exits_0(stub_server, capsys, tmp_path):
@@ -247,13 +256,13 @@ def test_a_rejected_file_stays_1_with_fail_on_rejected(stub_server, capsys, tmp_
     path = tmp_path / "f.csv"
     path.write_text("a\n")
     code, _, err = run(capsys, "upload", str(path), "--kind", "settlements", "--fail-on-rejected", "--json")
-    assert code == 1 and "warning" not in err and "portal-client errors 7" in err
+    assert code == 1 and "warning" not in err and "portal-client errors up_0000000000000000000007" in err
 
 
 @pytest.mark.parametrize("status, code", [(401, "unauthorized"), (403, "forbidden")])
 def test_a_refused_token_or_role_exits_5(stub_server, capsys, status, code):
     stub_server(lambda request: as_json({"error": {"code": code, "message": "no"}}, status))
-    assert run(capsys, "status", "3") == (5, "", f"error: {code}: no\n")
+    assert run(capsys, "status", "up_0000000000000000000003") == (5, "", f"error: {code}: no\n")
 
 
 def timed_server(stub_server, zone: str | None = "Asia/Shanghai", me_status: int = 200) -> list[str]:
@@ -273,13 +282,13 @@ def timed_server(stub_server, zone: str | None = "Asia/Shanghai", me_status: int
 
 def test_human_output_shows_times_on_the_accounts_clock_and_json_keeps_utc(stub_server, capsys):
     seen = timed_server(stub_server)
-    code, out, err = run(capsys, "status", "7")
+    code, out, err = run(capsys, "status", "up_0000000000000000000007")
     assert code == 0, err
     shown = json.loads(out)
     assert shown["created_at"] == "2026-12-02 20:56:59 +08:00"
     assert shown["completed_at"] == "2026-12-02 20:57:03 +08:00"
-    assert seen == ["/api/v1/uploads/7", "/api/v1/me"]
-    code, out, _ = run(capsys, "status", "7", "--json")
+    assert seen == ["/api/v1/uploads/up_0000000000000000000007", "/api/v1/me"]
+    code, out, _ = run(capsys, "status", "up_0000000000000000000007", "--json")
     assert json.loads(out)["created_at"] == "2026-12-02T12:56:59Z"
 
 
@@ -293,7 +302,7 @@ def test_human_output_shows_times_on_the_accounts_clock_and_json_keeps_utc(stub_
 )
 def test_timezone_option_overrides_the_portal(stub_server, capsys, how, expected):
     seen = timed_server(stub_server)
-    code, out, _ = run(capsys, "status", "7", *how)
+    code, out, _ = run(capsys, "status", "up_0000000000000000000007", *how)
     assert code == 0 and json.loads(out)["created_at"] == expected
     assert "/api/v1/me" not in seen
 
@@ -301,20 +310,20 @@ def test_timezone_option_overrides_the_portal(stub_server, capsys, how, expected
 def test_the_timezone_variable_overrides_the_portal(stub_server, capsys, monkeypatch):
     timed_server(stub_server)
     monkeypatch.setenv("PORTAL_CLIENT_TIMEZONE", "Europe/Berlin")
-    code, out, _ = run(capsys, "status", "7")
+    code, out, _ = run(capsys, "status", "up_0000000000000000000007")
     assert code == 0 and json.loads(out)["created_at"] == "2026-12-02 13:56:59 +01:00"
 
 
 def test_an_unknown_timezone_is_a_usage_error_before_any_request(stub_server, capsys):
     seen = timed_server(stub_server)
-    code, out, err = run(capsys, "status", "7", "--timezone", "Mars/Olympus")
+    code, out, err = run(capsys, "status", "up_0000000000000000000007", "--timezone", "Mars/Olympus")
     assert (code, out, seen) == (2, "", [])
     assert "unknown timezone 'Mars/Olympus'" in err
 
 
 def test_a_portal_without_me_leaves_times_in_utc_with_a_note(stub_server, capsys):
     timed_server(stub_server, me_status=404)
-    code, out, err = run(capsys, "status", "7")
+    code, out, err = run(capsys, "status", "up_0000000000000000000007")
     assert code == 0
     assert json.loads(out)["created_at"] == "2026-12-02 12:56:59 +00:00"
     assert "times are shown in UTC" in err and "PORTAL_CLIENT_TIMEZONE" in err
@@ -333,3 +342,9 @@ def test_cases_csv_times_are_iso_8601_on_the_agencys_clock(stub_server, capsys):
     assert code == 0
     assert row["placed_at"] == "2026-12-01T00:30:00+08:00" and row["placement_expires_at"] == ""
     assert row["promise_date"] == "2026-12-01"  # a date is no moment: left as it is
+
+
+def test_an_id_that_is_not_an_upload_id_is_a_usage_error_sent_nowhere(capsys):
+    # Integer ids were one global sequence; the portal now prints opaque ids, and only those name an upload.
+    assert main(["--url", "http://127.0.0.1:9", "--token", "t", "status", "12"]) == 2
+    assert "is not an upload id" in capsys.readouterr().err

@@ -107,8 +107,9 @@ def test_errors_csv_neutralises_cells_a_spreadsheet_would_run(app, api):
     from portal.uploads.exports import errors_csv
     from portal.uploads.models import Upload, UploadError
 
-    upload_id = post(api(), CONTACT_HEADER.encode()).json["id"]
+    public_id = post(api(), CONTACT_HEADER.encode()).json["id"]
     with app.app_context():
+        upload_id = db.session.execute(select(Upload.id).where(Upload.public_id == public_id)).scalar_one()
         db.session.add(UploadError(upload_id=upload_id, row=1, field="@field", code="=code", message="+1-1"))
         db.session.add(
             UploadError(

@@ -59,7 +59,7 @@ def test_ingest_as_a_named_user_and_progress_on_stderr(runner, world, app):
         ]
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("upload 1 completed: 60 rows")
+    assert re.match(r"upload up_[0-9a-z]{22} completed: 60 rows", result.stdout)
     assert "100%" in result.stderr
     with app.app_context():
         from portal.audit.models import AuditEvent
@@ -147,25 +147,37 @@ def test_agency_uploads_on_the_page_and_sees_the_result(client, world, app):
 
 
 def test_agencies_see_only_their_uploads_and_lenders_all(client, world, app, runner):
-    runner.invoke(
-        args=["uploads", "ingest", str(DATA / "contacts_canonical.csv"), "--agency", "HX", "--kind", "contacts"]
+    result = runner.invoke(
+        args=[
+            "uploads",
+            "ingest",
+            str(DATA / "contacts_canonical.csv"),
+            "--agency",
+            "HX",
+            "--kind",
+            "contacts",
+            "--json",
+        ]
     )
+    upload_id = json.loads(result.stdout)["id"]
     login(client, world["zc_agent"])
     assert "contacts_canonical.csv" not in client.get("/uploads/").get_data(as_text=True)
-    assert client.get("/uploads/1").status_code == 404
-    assert client.get("/uploads/1/errors.csv").status_code == 404
-    assert client.get("/uploads/1/original").status_code == 403
+    assert client.get(f"/uploads/{upload_id}").status_code == 404
+    assert client.get(f"/uploads/{upload_id}/errors.csv").status_code == 404
+    assert client.get(f"/uploads/{upload_id}/original").status_code == 403
     client.post("/logout")
     login(client, world["ops"])
     page = client.get("/uploads/").get_data(as_text=True)
     assert "contacts_canonical.csv" in page and 'name="file"' not in page
+    # The integer key is no address: pages know uploads by their public id only.
+    assert client.get("/uploads/1").status_code == 404
     with app.app_context():
         seq = last_seq()
-    with client.get("/uploads/1/original") as original:
+    with client.get(f"/uploads/{upload_id}/original") as original:
         assert original.data == (DATA / "contacts_canonical.csv").read_bytes()
     with app.app_context():
         assert audit_actions(seq) == ["upload:file:download"]
-    errors = client.get("/uploads/1/errors.csv").get_data(as_text=True)
+    errors = client.get(f"/uploads/{upload_id}/errors.csv").get_data(as_text=True)
     assert errors.splitlines()[0] == "row,field,code,message,column,line" and len(errors.splitlines()) == 61
 
 
@@ -187,7 +199,7 @@ def test_a_processing_upload_page_refreshes_itself_and_shows_progress(client, wo
         )
         db.session.add(upload)
         db.session.commit()
-        upload_id = upload.id
+        upload_id = upload.public_id
     login(client, world["zc_agent"])
     page = client.get(f"/uploads/{upload_id}").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="2">' in page

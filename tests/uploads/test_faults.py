@@ -83,6 +83,17 @@ def submit(app, world, data: bytes, name: str = "contacts.csv") -> int:
         return submission.upload.id
 
 
+def internal_id(app, public_id: str) -> int:
+    """The upload's key inside the portal, from the public id a client sees (contract 1)."""
+    with app.app_context():
+        return db.session.execute(select(Upload.id).where(Upload.public_id == public_id)).scalar_one()
+
+
+def public_id(app, upload_id: int) -> str:
+    with app.app_context():
+        return db.session.get(Upload, upload_id).public_id
+
+
 def state(app, upload_id: int) -> Upload:
     with app.app_context():
         db.session.expire_all()
@@ -299,10 +310,10 @@ def test_with_redis_down_a_post_keeps_the_upload_queued_and_a_worker_drains_it(a
     body = response.get_json()
     assert body["status"] == "queued" and "cannot be reached" in body["note"]
     assert documented(client, response) == []
-    upload_id = body["id"]
+    upload_id = internal_id(app, body["id"])
     # The same bytes while it waits: still that one upload.
     again = post_file(client, data)
-    assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == upload_id
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == body["id"]
 
     # Redis is back: the worker's reaper enqueues what waited longer than a lease, the worker runs it.
     app.config.update(PORTAL_REDIS_URL=REDIS_URL, PORTAL_UPLOAD_LEASE_SECONDS=0.5)
@@ -388,7 +399,7 @@ def test_a_terminated_database_connection_answers_202_and_the_reaper_finishes_th
     assert response.status_code == 202, response.get_data(as_text=True)[:2000]
     body = response.get_json()
     assert body["status"] == "queued" and body["note"] and documented(client, response) == []
-    upload_id = body["id"]
+    upload_id = internal_id(app, body["id"])
     assert stored_contacts(app, upload_id) == (0, 0)
 
     app.config["PORTAL_UPLOAD_LEASE_SECONDS"] = 0.2
@@ -467,7 +478,7 @@ def test_the_same_bytes_again_revive_a_stranded_upload_and_a_live_one_stays_a_du
     response = post_file(client, data)
     assert response.status_code == 202, response.get_data(as_text=True)
     body = response.get_json()
-    assert body["id"] == upload_id and body["duplicate"] is False and body["status"] == "completed"
+    assert body["id"] == public_id(app, upload_id) and body["duplicate"] is False and body["status"] == "completed"
     assert body["rows_accepted"] == 40 and stored_contacts(app, upload_id) == (40, 40)
     assert state(app, upload_id).attempts == 2
 
@@ -476,7 +487,8 @@ def test_the_same_bytes_again_revive_a_stranded_upload_and_a_live_one_stays_a_du
     other = submit(app, world, contacts_csv(41))
     strand(app, other, attempts=1, lease_left=60)
     again = post_file(client, contacts_csv(41), "d.csv")
-    assert again.status_code == 200 and again.get_json()["duplicate"] is True and again.get_json()["id"] == other
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    assert again.get_json()["id"] == public_id(app, other)
     assert state(app, other).status == "processing"
 
 
@@ -521,14 +533,15 @@ def test_after_the_last_attempt_the_upload_is_rejected_with_a_reason_the_agency_
         assert event.details["reason"] == "attempts_exhausted" and event.outcome == "failure"
 
     client = api()
-    english = client.get(f"/api/v1/uploads/{upload_id}", headers={"Accept-Language": "en"}).get_json()
+    shown = public_id(app, upload_id)
+    english = client.get(f"/api/v1/uploads/{shown}", headers={"Accept-Language": "en"}).get_json()
     assert english["errors"][0]["message"] == ("processing failed 3 times; send the file again or contact the lender")
-    chinese = client.get(f"/api/v1/uploads/{upload_id}", headers={"Accept-Language": "zh-CN"}).get_json()
+    chinese = client.get(f"/api/v1/uploads/{shown}", headers={"Accept-Language": "zh-CN"}).get_json()
     assert chinese["errors"][0]["message"] == "处理失败 3 次；请重新发送文件，或联系委托方"
 
     # The agency sends it again: a new upload, processed.
     again = post_file(client, data)
-    assert again.status_code == 202 and again.get_json()["id"] != upload_id
+    assert again.status_code == 202 and again.get_json()["id"] != shown
     assert again.get_json()["status"] == "completed"
 
 

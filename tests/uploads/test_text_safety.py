@@ -49,9 +49,10 @@ def test_bidi_controls_are_stored_as_sent_and_shown_as_markers(app, api, world):
     upload_id = post(client, body, filename=filename).json["id"]
     with app.app_context():
         # The evidence is kept exactly as the agency sent it.
-        contact = db.session.execute(select(Contact).where(Contact.upload_id == upload_id)).scalar_one()
+        upload = db.session.execute(select(Upload).where(Upload.public_id == upload_id)).scalar_one()
+        contact = db.session.execute(select(Contact).where(Contact.upload_id == upload.id)).scalar_one()
         assert (contact.collector_id, contact.notes) == (collector, notes)
-        assert db.session.get(Upload, upload_id).filename == filename
+        assert upload.filename == filename
 
     web = app.test_client()
     login(web, world["zc_agent"])

@@ -154,8 +154,8 @@ def test_flask_adapters_check_reports_the_reason(app, runner, tmp_path, workbook
     assert [error["row"] for error in report["errors"]] == [0] and f"up to {cell}" in report["errors"][0]["message"]
 
 
-def test_flask_adapters_check_survives_a_reader_that_aborts(app, runner, tmp_path):
-    """In a subprocess: a reader's crash would have killed the command itself."""
+def test_flask_adapters_check_as_a_command_exits_normally_on_the_workbook(app, tmp_path):
+    """In a subprocess, as an operator runs it: the old reader's abort killed the command (exit 134)."""
     path = tmp_path / "report.xlsx"
     path.write_bytes(far_cell_workbook("XFD1048576"))
     result = _flask(app, "adapters", "check", str(path), "--kind", "contacts", "--adapter", "canonical_xlsx", "--json")

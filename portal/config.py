@@ -55,6 +55,13 @@ def parse_retention(value: str) -> dict[str, str]:
     return periods
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
 def normalise_database_url(url: str) -> str:
     """Plain ``postgresql://`` URLs (as most tools print them) get the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -114,6 +121,11 @@ def load_config(instance_path: Path) -> dict[str, object]:
         ],
         # Extra folders of partner mapping files for the declarative `mapping` adapter.
         "PORTAL_MAPPING_DIRS": [d for d in os.environ.get("PORTAL_MAPPING_DIRS", "").split(os.pathsep) if d],
+        # Adapters read uploaded files in a child process (docs/uploads.md, "Hostile files"): a file that
+        # crashes the reader or runs away rejects itself instead of killing the worker.
+        "PORTAL_PARSE_ISOLATION": _choice("PORTAL_PARSE_ISOLATION", "always", ("always", "binary", "never")),
+        "PORTAL_PARSE_MEMORY_MB": int(os.environ.get("PORTAL_PARSE_MEMORY_MB", "2048")),
+        "PORTAL_PARSE_TIMEOUT_SECONDS": float(os.environ.get("PORTAL_PARSE_TIMEOUT_SECONDS", "120")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production",

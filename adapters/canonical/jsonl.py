@@ -32,7 +32,7 @@ def sniff(sample: bytes) -> tuple[float, str] | None:
         return None
     try:
         obj = _load(first)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
@@ -54,7 +54,7 @@ def parse(stream: BinaryIO, context: ParseContext) -> Iterator[ParsedRow | RowIs
         number += 1
         try:
             obj = _load(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python recurses
             if number == 1:
                 raise FileProblem(
                     N_("the first line is not JSON, so this is not a JSON Lines file (%(reason)s)"), reason=str(exc)

@@ -90,7 +90,7 @@ def adapter_parse(format_key: str, stream: BinaryIO, context: ParseContext) -> I
     :param context:
         :class:`~portal.plugins.ParseContext`: the ``kind`` the user says the file
         holds (``contacts`` or ``settlements``), the agency's timezone name, the
-        ``limits`` to enforce (columns, line bytes, .xlsx uncompressed size), the
+        ``limits`` to enforce (rows, columns, cells, line bytes, .xlsx size), the
         host ``settings``, the filename and the uploading agency's code if known.
 
     Return an iterator (typically a generator) that yields, in file order, for each

@@ -289,9 +289,17 @@ class AdapterSettings:
 
 @dataclass(frozen=True, slots=True)
 class ParseLimits:
-    """Bounds that keep hostile files from exhausting memory or time."""
+    """Bounds that keep hostile files from exhausting memory or time (docs/uploads.md, "Hostile files").
 
-    max_columns: int = 1000
+    ``max_columns`` holds for every table reader (CSV rows, JSON Lines keys, sheet columns);
+    ``max_rows`` and ``max_cells`` for sheets, whose reader holds the sheet's whole extent (last
+    row x last column, empty cells included) in memory: they are checked against the sheet's
+    declared dimension and its cell references before the reader allocates anything by them.
+    """
+
+    max_columns: int = 256
+    max_rows: int = 1_048_576  # Excel's own limit
+    max_cells: int = 20_000_000
     max_line_bytes: int = 1024 * 1024
     max_xlsx_uncompressed_bytes: int = 256 * 1024 * 1024
     max_xlsx_entries: int = 10_000

@@ -1,4 +1,8 @@
-"""Streaming readers for tables (CSV and .xlsx) with hostile-input limits, shared by adapters."""
+"""Streaming readers for tables (CSV and .xlsx) with hostile-input limits, shared by adapters.
+
+The .xlsx readers live in ``portal.plugins.workbook`` and FileProblem in ``portal.plugins.problems``;
+both are re-exported here, where adapters have always imported them from.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import csv
 import functools
 import io
 import itertools
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -16,19 +18,48 @@ from typing import BinaryIO
 
 from portal.plugins.fields import CANONICAL_DIALECT, Dialect, RawValue, build_row, normalise_word
 from portal.plugins.plan import TablePlan
+from portal.plugins.problems import FileProblem, guarded
 from portal.plugins.records import (
     FIELDS_BY_KIND,
     KINDS,
     N_,
-    NO_PARAMS,
     REQUIRED_BY_KIND,
     ParsedRow,
     ParseLimits,
     RowIssue,
 )
+from portal.plugins.workbook import (
+    CHUNK,
+    ZIP_MAGIC,
+    iter_numbered_xlsx_rows,
+    iter_xlsx_rows,
+    xlsx_sample_problem,
+    xlsx_sample_rows,
+)
 
-CHUNK = 64 * 1024
-ZIP_MAGIC = b"PK\x03\x04"
+__all__ = [
+    "CHUNK",
+    "ZIP_MAGIC",
+    "FileProblem",
+    "decode_lines",
+    "detect_bom",
+    "format_cell",
+    "guarded",
+    "header_names",
+    "is_blank",
+    "iter_csv_rows",
+    "iter_lines",
+    "iter_numbered_csv_rows",
+    "iter_numbered_xlsx_rows",
+    "iter_table",
+    "iter_xlsx_rows",
+    "match_header",
+    "resolve_header",
+    "sample_rows",
+    "sample_text",
+    "xlsx_sample_problem",
+    "xlsx_sample_rows",
+]
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
@@ -37,33 +68,6 @@ Item = ParsedRow | RowIssue
 Sniffed = tuple[float, str | None]
 # A row of cells and the 1-based line (or sheet row) where it starts.
 NumberedRow = tuple[int, list[Cell]]
-
-
-class FileProblem(Exception):
-    """A problem with the whole file; ``guarded`` turns it into one row-0 RowIssue.
-
-    ``text`` is English, marked with N_ so the host can translate it; with ``params`` it
-    is a template and the message is ``text % params``.
-    """
-
-    def __init__(self, text: str, code: str = "unreadable_file", field: str = "", **params: str | int) -> None:
-        message = text % params if params else text
-        super().__init__(message)
-        self.message = message
-        self.template = text
-        self.params = params or NO_PARAMS
-        self.code = code
-        self.field = field
-
-
-def guarded(items: Iterable[Item]) -> Iterator[Item]:
-    """Yield from ``items``, ending with a row-0 issue instead of raising a FileProblem."""
-    try:
-        yield from items
-    except FileProblem as problem:
-        yield RowIssue(
-            0, problem.field, problem.code, problem.message, template=problem.template, params=problem.params
-        )
 
 
 def iter_lines(stream: BinaryIO, *, max_line_bytes: int, chunk_size: int = CHUNK) -> Iterator[bytes]:
@@ -307,110 +311,6 @@ def sample_rows(sample: bytes, *, encoding: str = "auto", delimiter: str = ",", 
     except csv.Error:
         return out
     return out
-
-
-def _check_zip(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
-    entries = archive.infolist()
-    if len(entries) > limits.max_xlsx_entries:
-        raise FileProblem(
-            N_("the .xlsx file has %(count)s parts; the limit is %(limit)s"),
-            count=len(entries),
-            limit=limits.max_xlsx_entries,
-        )
-    declared = sum(entry.file_size for entry in entries)
-    if declared > limits.max_xlsx_uncompressed_bytes:
-        raise FileProblem(
-            N_("the .xlsx file unpacks to %(size)s bytes; the limit is %(limit)s"),
-            size=declared,
-            limit=limits.max_xlsx_uncompressed_bytes,
-        )
-    if "xl/workbook.xml" not in archive.namelist():
-        raise FileProblem(N_("the file is a zip archive but not an Excel .xlsx workbook"))
-    # Declared sizes can lie; zipfile stops at the declared size and checks the CRC,
-    # so inflating every part once proves the bound before calamine sees the bytes.
-    for entry in entries:
-        with archive.open(entry) as part:
-            while part.read(CHUNK):
-                pass
-
-
-def _cell(value: object) -> Cell:
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value  # type: ignore[return-value]
-
-
-def iter_numbered_xlsx_rows(
-    stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 0
-) -> Iterator[tuple[int, list[Cell]]]:
-    """(sheet row, cells) for each row of one sheet, numbered as Excel shows them (from 1)."""
-    # calamine's iter_rows starts at the sheet's row 1, empty leading rows included.
-    return enumerate(iter_xlsx_rows(stream, limits=limits, sheet=sheet), start=1)
-
-
-def iter_xlsx_rows(stream: BinaryIO, *, limits: ParseLimits, sheet: int | str = 0) -> Iterator[list[Cell]]:
-    """Rows of one sheet of an .xlsx stream (spooled to a temp file: zip needs seeking)."""
-    import python_calamine  # imported here: only .xlsx readers pay for it
-
-    with tempfile.TemporaryFile() as spool:
-        total = 0
-        while chunk := stream.read(CHUNK):
-            total += len(chunk)
-            if total > limits.max_xlsx_uncompressed_bytes:
-                raise FileProblem(
-                    N_("the .xlsx file is larger than %(limit)s bytes"), limit=limits.max_xlsx_uncompressed_bytes
-                )
-            spool.write(chunk)
-        if total == 0:
-            raise FileProblem(N_("the file is empty"))
-        spool.seek(0)
-        try:
-            with zipfile.ZipFile(spool) as archive:
-                _check_zip(archive, limits)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-            raise FileProblem(N_("not a readable .xlsx file (%(reason)s)"), reason=str(exc)) from None
-        spool.seek(0)
-        try:
-            book = python_calamine.CalamineWorkbook.from_filelike(spool)
-            found = book.get_sheet_by_index(sheet) if isinstance(sheet, int) else book.get_sheet_by_name(sheet)
-            if found.width > limits.max_columns:
-                raise FileProblem(
-                    N_("the sheet has %(count)s columns; the limit is %(limit)s"),
-                    count=found.width,
-                    limit=limits.max_columns,
-                )
-            rows = found.iter_rows()
-        except python_calamine.CalamineError as exc:
-            raise FileProblem(N_("not a readable .xlsx file (%(reason)s)"), reason=str(exc)) from None
-        except (IndexError, KeyError, ValueError) as exc:
-            raise FileProblem(
-                N_("sheet %(sheet)s not found in the workbook (%(reason)s)"), sheet=repr(sheet), reason=str(exc)
-            ) from None
-        for cells in rows:
-            yield [_cell(value) for value in cells]
-
-
-def xlsx_sample_rows(sample: bytes, sheet: int | str = 0) -> list[list[Cell]]:
-    """The first 30 rows of an .xlsx sniffing sample that holds the whole file; [] otherwise."""
-    if not sample.startswith(ZIP_MAGIC):
-        return []
-    return [list(cells) for cells in _xlsx_head(sample, sheet, 30)]
-
-
-@functools.lru_cache(maxsize=4)
-def _xlsx_head(sample: bytes, sheet: int | str, rows: int) -> tuple[tuple[Cell, ...], ...]:
-    # Several formats sniff the same sample; open the workbook once.
-    out: list[tuple[Cell, ...]] = []
-    try:
-        for cells in iter_xlsx_rows(io.BytesIO(sample), limits=ParseLimits(), sheet=sheet):
-            out.append(tuple(cells))
-            if len(out) >= rows:
-                break
-    except FileProblem:
-        return ()
-    return tuple(out)
 
 
 def header_names(cells: Iterable[Cell]) -> list[str]:

@@ -32,7 +32,7 @@ from portal.db import in_values, utcnow
 from portal.extensions import db
 from portal.money.models import Settlement
 from portal.money.services import balance_issue
-from portal.plugins import N_, ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord, parse
+from portal.plugins import N_, ContactRecord, ParseContext, ParsedRow, RowIssue, SettlementRecord
 from portal.security import Actor, Role
 from portal.streams import ReadTap
 from portal.uploads.jobs import confirm_lease, is_database_fault
@@ -135,9 +135,16 @@ class UploadProcessor:
             filename=self.upload.filename,
             agency_code=self.agency.code,
         )
+        from flask import current_app
+
+        from portal.plugins.isolation import Isolation, isolated_parse
+
+        # The adapter runs in a child process: a file that crashes it or runs away rejects itself, not the worker.
+        isolation = Isolation.from_config(current_app.config)
         with blob_path(storage_root(), self.upload.sha256).open("rb") as raw:
             self.stream = ReadTap(raw)
-            yield from parse(plugin_manager(), self.upload.format_key, io.BufferedReader(self.stream), context)
+            stream = io.BufferedReader(self.stream)
+            yield from isolated_parse(plugin_manager(), self.upload.format_key, stream, context, isolation=isolation)
 
     def moment(self, value: datetime) -> datetime:
         """Naive times in agency files are the agency's wall clock (contract 5.1)."""

@@ -28,8 +28,8 @@ from portal.plugins import (
     get_format,
     list_formats,
     read_sample,
-    sniff,
 )
+from portal.plugins.isolation import Isolation, detect, isolated_parse
 from portal.plugins.manager import AMBIGUITY_MARGIN, MIN_CONFIDENCE
 from portal.plugins.records import KINDS
 from portal.security import Actor, Role
@@ -128,9 +128,14 @@ def choose_format(
         if len(formats) == 1:
             return formats[0].key
     allowed = {item.key for item in formats}
-    ranked = [item for item in sniff(plugin_manager(), sample, filename) if item.format_key in allowed]
+    # Sniffing opens workbooks: in a child process, so that a hostile one cannot take this one down.
+    detection = detect(plugin_manager(), sample, filename, isolation=Isolation.from_config(current_app.config))
+    ranked = [item for item in detection.ranked if item.format_key in allowed]
     strong = [item for item in ranked if item.confidence >= MIN_CONFIDENCE]
     if not strong:
+        if detection.seen is not None:
+            # Say what was seen (empty, UTF-16, a damaged or oversized workbook), as parsing would.
+            raise UnknownFormatError(Message(detection.seen.template, **detection.seen.params), ranked[:3])
         raise UnknownFormatError(
             _l("no installed adapter recognises this file as %(kind)s", kind=kind_name), ranked[:3]
         )
@@ -465,7 +470,7 @@ def check_file(
     max_errors: int = 20,
 ) -> dict[str, Any]:
     """Dry run of the adapter step: which format, rows read, first errors. Stores nothing."""
-    from portal.plugins import ParseContext, RowIssue, parse
+    from portal.plugins import ParseContext, RowIssue
 
     if kind not in KINDS:
         raise ValidationError(_l("kind must be contacts or settlements, not '%(kind)s'", kind=kind), field="kind")
@@ -486,9 +491,9 @@ def check_file(
     rows: set[int] = set()
     bad: set[int] = set()
     errors: list[dict[str, Any]] = []
-    for item in parse(
-        plugin_manager(), format_key, stream, ParseContext(kind=kind, timezone=timezone, filename=filename)
-    ):
+    context = ParseContext(kind=kind, timezone=timezone, filename=filename)
+    isolation = Isolation.from_config(current_app.config)
+    for item in isolated_parse(plugin_manager(), format_key, stream, context, isolation=isolation):
         if item.row:
             rows.add(item.row)
         if isinstance(item, RowIssue):

@@ -87,6 +87,14 @@ def test_compliance_registers_a_complaint_that_sets_the_case_flag_from_the_recei
     assert f'href="/complaints/{number}"' in case_page
 
 
+def test_the_case_page_links_to_a_complaint_form_for_that_case(client, world):
+    login(client, world["ops"])
+    page = client.get(f"/cases/{ZC_CASE}").get_data(as_text=True)
+    assert f'href="/complaints/new?case_ref={ZC_CASE}"' in page
+    form_page = client.get(f"/complaints/new?case_ref={ZC_CASE}").get_data(as_text=True)
+    assert re.search(rf'name="case_ref"[^>]*value="{ZC_CASE}"', form_page)
+
+
 def test_the_response_deadline_follows_the_configured_number_of_days_or_the_form(app, client, world):
     app.config["PORTAL_COMPLAINT_RESPONSE_DAYS"] = 7
     login(client, world["ops"])

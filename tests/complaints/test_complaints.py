@@ -229,7 +229,11 @@ def test_closing_without_clearing_keeps_the_flag_and_agencies_cannot_close(app, 
     agency = app.test_client()
     login(agency, world["zc_admin"])
     assert agency.post(f"/complaints/{number}/close", data={"outcome": "withdrawn"}).status_code == 403
-    assert lender.post(f"/complaints/{number}/close", data={"outcome": "withdrawn"}).status_code == 302
+    closing = {"outcome": "withdrawn", "note": "Debtor withdrew it by letter."}
+    assert lender.post(f"/complaints/{number}/close", data=closing).status_code == 302
+    # The agency then sees the outcome and the closing note, and can no longer answer.
+    page = agency.get(f"/complaints/{number}").get_data(as_text=True)
+    assert "已撤回" in page and "Debtor withdrew it by letter." in page and 'id="response-form"' not in page
     with app.app_context():
         case = db.session.execute(select(Case).where(Case.case_ref == ZC_CASE)).scalar_one()
         assert "complaint" in case.active_flags

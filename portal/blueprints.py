@@ -16,6 +16,8 @@ def register(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.audit.views import bp as audit_bp
     from portal.cases.views import bp as cases_bp
+    from portal.complaints.views import bp as complaints_bp
+    from portal.compliance.calendar_views import bp as calendar_bp
     from portal.main.views import bp as main_bp
     from portal.uploads.views import bp as uploads_bp
 
@@ -31,6 +33,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(agencies_bp)
     app.register_blueprint(uploads_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(complaints_bp)
+    app.register_blueprint(calendar_bp)
     # The API authenticates every request with a bearer token, never a cookie, so CSRF cannot apply.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

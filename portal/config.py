@@ -159,6 +159,10 @@ def load_config(instance_path: Path) -> dict[str, object]:
         "PORTAL_AUDIT_CHECKPOINT_DIR": _checkpoint_dir(instance_path),
         "PORTAL_AUDIT_CHECKPOINT_URL": os.environ.get("PORTAL_AUDIT_CHECKPOINT_URL") or None,
         "PORTAL_AUDIT_CHECKPOINT_TIMEOUT": _non_negative_int("PORTAL_AUDIT_CHECKPOINT_TIMEOUT", "2"),
+        # Days an agency has to answer a complaint: the default deadline is the received day plus this.
+        "PORTAL_COMPLAINT_RESPONSE_DAYS": int(os.environ.get("PORTAL_COMPLAINT_RESPONSE_DAYS", "15")),
+        # Restricted periods kept in a TOML file beside those on the calendar page (docs/compliance.md).
+        "PORTAL_RESTRICTED_PERIODS_FILE": os.environ.get("PORTAL_RESTRICTED_PERIODS_FILE") or None,
         # How long each record type is kept (the retention report; audit events are never deleted).
         "PORTAL_RETENTION": parse_retention(os.environ.get("PORTAL_RETENTION", "")),
     }

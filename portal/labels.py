@@ -26,13 +26,15 @@ def vocabularies() -> dict[str, Vocabulary]:
     from portal.agencies.labels import VOCABULARIES as agencies
     from portal.audit.labels import VOCABULARIES as audit
     from portal.cases.labels import VOCABULARIES as cases
+    from portal.complaints.labels import VOCABULARIES as complaints
+    from portal.compliance.calendar_labels import VOCABULARIES as calendar
     from portal.compliance.labels import VOCABULARIES as compliance
     from portal.contacts.labels import VOCABULARIES as contacts
     from portal.money.labels import VOCABULARIES as money
     from portal.uploads.labels import VOCABULARIES as uploads
 
     found: dict[str, Vocabulary] = {}
-    for group in (accounts, agencies, audit, cases, compliance, contacts, money, uploads):
+    for group in (accounts, agencies, audit, calendar, cases, complaints, compliance, contacts, money, uploads):
         for vocabulary in group:
             if vocabulary.name in found:
                 raise RuntimeError(f"vocabulary {vocabulary.name!r} is defined twice")

@@ -20,6 +20,8 @@ SAMPLE_ARGS = {
     "filename": "x",
     "upload_id": 1,
     "seq": 1,
+    "complaint_id": 1,
+    "period_id": 1,
 }
 
 

@@ -125,7 +125,7 @@ ERROR_MEANINGS = {
     413: "the request body is too large",
     422: "the content is invalid",
     429: "rate limited; `Retry-After` says when to try again",
-    503: "the portal's database or queue cannot be reached for now (`service_unavailable`); send the same bytes again shortly",
+    503: "the database or queue cannot be reached for now (`service_unavailable`); send the same bytes again shortly",
 }
 # Every operation may answer these: a bad parameter, a missing token, a wrong method, a rate limit.
 COMMON_ERRORS = (400, 401, 405, 429)

@@ -31,6 +31,14 @@ class AuditTag(enum.StrEnum):
     PLACEMENT_CREATE = "case:placement:create"
     PLACEMENT_END = "case:placement:end"
     PLACEMENT_BATCH = "case:placement:batch"
+    # complaints register
+    COMPLAINT_REGISTER = "complaint:complaint:register"
+    COMPLAINT_RESPOND = "complaint:complaint:respond"
+    COMPLAINT_CLOSE = "complaint:complaint:close"
+    # the lender's calendar of restricted periods
+    RESTRICTED_PERIOD_ADD = "compliance:restricted_period:add"
+    RESTRICTED_PERIOD_END = "compliance:restricted_period:end"
+    RESTRICTED_PERIOD_CANCEL = "compliance:restricted_period:cancel"
     # uploads
     UPLOAD_RECEIVE = "upload:file:receive"
     UPLOAD_DUPLICATE = "upload:file:duplicate"

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from portal import params
 from portal.agencies.services import list_agencies
 from portal.api.cases import case_filters, case_ref_of
 from portal.cases import activity as case_page
 from portal.cases import services
-from portal.cases.forms import CasesImportForm, PlacementForm
+from portal.cases.flag_history import flag_history
+from portal.cases.flags import FLAG_EDITORS, change_case_flag, debtor_zone
+from portal.cases.forms import CasesImportForm, FlagClearForm, FlagSetForm, PlacementForm
 from portal.cases.importing import import_cases
+from portal.cases.labels import FLAG
 from portal.cases.placing import place_cases
+from portal.db import utcnow
 from portal.errors import NotFoundError, PortalError
 from portal.security import Role, current_actor, roles_required
 
@@ -74,6 +79,10 @@ def detail(case_ref: str):
         before = None
         contacts = case_page.case_contacts(actor=actor, case=case)
     activity = case_page.case_activity(actor, case)
+    editor = actor.role in FLAG_EDITORS
+    set_form = FlagSetForm(prefix="flag") if editor else None
+    if set_form is not None and set_form.from_day.data is None:
+        set_form.from_day.data = utcnow().astimezone(debtor_zone(case.customer)).date()
     return render_template(
         "cases/detail.html",
         case=case,
@@ -88,7 +97,74 @@ def detail(case_ref: str):
         detail=services.case_detail(actor, case, activity),
         placement=services.placement_for_viewer(actor, case),
         actor=actor,
+        flag_set_form=set_form,
+        flag_clear_form=(lambda flag: FlagClearForm(formdata=None, flag=flag)) if editor else None,
+        # Agencies see the flags in force only; lender staff see every spell.
+        flag_history=None if actor.is_agency else flag_history(case),
+        flag_reason=flag_reason_text,
     )
+
+
+def flag_reason_text(reason: str | None) -> Markup | str:
+    """A reason as people read it: a complaint's own (``complaint #12``) as a link, in the viewer's language."""
+    from portal.complaints.services import FLAG_REASON_PATTERN
+
+    match = FLAG_REASON_PATTERN.match(reason or "")
+    if match is None:
+        return reason or ""
+    number = int(match.group(1))
+    if match.group(2):
+        text = _("complaint #%(number)s closed", number=number)
+    else:
+        text = _("complaint #%(number)s", number=number)
+    return Markup('<a href="{}">{}</a>').format(url_for("complaints.detail", complaint_id=number), text)
+
+
+@bp.post("/<case_ref>/flags")
+@roles_required(*FLAG_EDITORS)
+def set_flag(case_ref: str):
+    form = FlagSetForm(prefix="flag")
+    return _change_flag(case_ref, form, clear=False)
+
+
+@bp.post("/<case_ref>/flags/clear")
+@roles_required(*FLAG_EDITORS)
+def clear_flag(case_ref: str):
+    form = FlagClearForm()
+    return _change_flag(case_ref, form, clear=True)
+
+
+def _change_flag(case_ref: str, form, *, clear: bool):
+    back = redirect(url_for("cases.detail", case_ref=case_ref, _anchor="flag-history"))
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(_("The flag was not changed: %(reason)s", reason=error), "error")
+        return back
+    try:
+        change = change_case_flag(
+            actor=current_actor(),
+            case_ref=case_ref,
+            flag=form.flag.data,
+            reason=form.reason.data,
+            from_day=None if clear else form.from_day.data,
+            clear=clear,
+        )
+    except NotFoundError:
+        abort(404)
+    except PortalError as exc:
+        flash(_("The flag was not changed: %(reason)s", reason=exc.message), "error")
+        return back
+    name = FLAG.get(change.flag, change.flag)
+    if change.action == "set":
+        flash(_("Flag “%(flag)s” set.", flag=name), "info")
+    elif change.action == "cleared":
+        flash(_("Flag “%(flag)s” cleared.", flag=name), "info")
+    elif clear:
+        flash(_("Flag “%(flag)s” was not in force; nothing changed.", flag=name), "error")
+    else:
+        flash(_("Flag “%(flag)s” is already in force; nothing changed.", flag=name), "error")
+    return back
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
@@ -41,8 +42,30 @@ def findings_by_rule() -> list[dict[str, Any]]:
     return [{"rule": rule, "undecided": int(open_count or 0), "total": total} for rule, open_count, total in rows]
 
 
+# The complaint rate's period: the last 30 of the lender's days, today included (docs/complaints.md).
+COMPLAINT_RATE_DAYS = 30
+
+
+def complaint_figures(*, today: date, zone: str, days: int = COMPLAINT_RATE_DAYS) -> dict[str, Any]:
+    """Open and overdue complaints, and complaints per 1,000 placed cases per agency over ``days`` days."""
+    from portal.complaints.services import complaint_counts, complaint_rates
+
+    start = today - timedelta(days=days - 1)
+    return {
+        **complaint_counts(today=today),
+        "period_start": start,
+        "period_end": today,
+        "rates": complaint_rates(start=start, end=today, zone=zone),
+    }
+
+
 def dashboard_figures(
-    *, viewer_user_id: int | None = None, audit: bool = False, expiring_days: int = 14
+    *,
+    viewer_user_id: int | None = None,
+    audit: bool = False,
+    expiring_days: int = 14,
+    today: date | None = None,
+    zone: str = "Asia/Shanghai",
 ) -> dict[str, Any]:
     """The dashboard's figures; ``audit`` adds the latest events and findings (compliance and admins)."""
     by_bucket = dict(
@@ -88,4 +111,5 @@ def dashboard_figures(
         "recent_events": recent,
         "recent_objects": object_names({(e.object_type, e.object_id) for e in recent if e.object_type}),
         "findings": findings_by_rule() if audit else [],
+        "complaints": complaint_figures(today=today or utcnow().astimezone(ZoneInfo(zone)).date(), zone=zone),
     }

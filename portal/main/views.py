@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from portal.accounts.forms import ActionForm
@@ -26,7 +26,7 @@ def index():
 @roles_required(*LENDER_ROLES)
 def dashboard():
     audit = current_user.role in (Role.COMPLIANCE, Role.ADMIN)
-    figures = dashboard_figures(viewer_user_id=current_user.id, audit=audit)
+    figures = dashboard_figures(viewer_user_id=current_user.id, audit=audit, zone=current_app.config["PORTAL_TIMEZONE"])
     return render_template("main/dashboard.html", figures=figures, audit=audit)
 
 

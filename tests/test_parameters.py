@@ -101,6 +101,11 @@ def seeded(app: Flask, world: dict[str, str]) -> dict[str, Any]:
         tokens = {who: clear for who, (_token, clear) in minted.items()}
         token_id = minted["zc_agent"][0].id
         user_id = get_user_by_email(world["zc_agent"]).id
+    with app.test_request_context():
+        from portal.accounts.views import USER_PURPOSE
+        from portal.params import seal_cursor
+
+        user_ref = seal_cursor([user_id], purpose=USER_PURPOSE)
     contacts = (DATA / "contacts_canonical.csv").read_bytes()
     posted = client.post(
         f"{API}/uploads",
@@ -113,7 +118,7 @@ def seeded(app: Flask, world: dict[str, str]) -> dict[str, Any]:
         "path": {
             "case_ref": contacts.decode().splitlines()[1].split(",", 1)[0],
             "code": "ZC",
-            "user_id": user_id,
+            "user_ref": user_ref,
             "token_id": token_id,
             "action": "deactivate",
             "upload_id": posted.json["id"],

@@ -13,7 +13,7 @@ PUBLIC = {"accounts.login", "static", "main.switch_locale", "api.openapi"}
 SAMPLE_ARGS = {
     "case_ref": "ZY202600001",
     "code": "ZC",
-    "user_id": 1,
+    "user_ref": "x",
     "token_id": 1,
     "token_ref": "x",
     "action": "deactivate",

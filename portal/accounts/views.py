@@ -141,14 +141,29 @@ def revoke_token(token_ref: str):
 # --- user management ----------------------------------------------------------------------
 
 MANAGERS = (Role.ADMIN, Role.AGENCY_ADMIN)
+# The user-management forms name a user by a sealed reference: the keys count every user of the portal.
+USER_PURPOSE = "user"
+
+
+def _user_id(user_ref: str) -> int:
+    """The user a sealed reference names; 404 for anything this server did not seal (an old integer id too)."""
+    try:
+        (user_id,) = params.open_cursor(user_ref, purpose=USER_PURPOSE, name="user")
+        return params.cursor_integer(user_id, name="user")
+    except (PortalError, ValueError):
+        abort(404)
 
 
 @bp.get("/users")
 @roles_required(*MANAGERS)
 def users():
     query = services.users_visible_to(current_actor())
+    visible = db.session.execute(query).scalars().all()
     return render_template(
-        "accounts/users.html", users=db.session.execute(query).scalars().all(), action_form=ActionForm()
+        "accounts/users.html",
+        users=visible,
+        user_refs={u.id: params.seal_cursor([u.id], purpose=USER_PURPOSE) for u in visible},
+        action_form=ActionForm(),
     )
 
 
@@ -186,11 +201,12 @@ def create_user():
     return render_template("accounts/user_new.html", form=form)
 
 
-@bp.post("/users/<int(max=9223372036854775807):user_id>/<any(deactivate, activate):action>")
+@bp.post("/users/<user_ref>/<any(deactivate, activate):action>")
 @roles_required(*MANAGERS)
-def set_active(user_id: int, action: str):
+def set_active(user_ref: str, action: str):
     if not ActionForm().validate_on_submit():
         abort(400)
+    user_id = _user_id(user_ref)
     try:
         user = services.set_user_active(actor=current_actor(), user_id=user_id, active=action == "activate")
     except PortalError as exc:
@@ -205,11 +221,12 @@ def set_active(user_id: int, action: str):
     return redirect(url_for("accounts.users"))
 
 
-@bp.post("/users/<int(max=9223372036854775807):user_id>/reset")
+@bp.post("/users/<user_ref>/reset")
 @roles_required(*MANAGERS)
-def reset_password(user_id: int):
+def reset_password(user_ref: str):
     if not ActionForm().validate_on_submit():
         abort(400)
+    user_id = _user_id(user_ref)
     try:
         user, temporary = services.reset_password(actor=current_actor(), user_id=user_id)
     except PortalError:

@@ -49,14 +49,22 @@ def test_agency_admin_cannot_create_lender_staff(ctx, world):
         services.create_user(actor=actor, email="boss@zc.example.com", role="admin", password=PASSWORD)
 
 
+def user_ref(app, email: str) -> str:
+    """The sealed reference the users page puts in its forms (an integer key answers 404)."""
+    from portal.accounts.views import USER_PURPOSE
+    from portal.params import seal_cursor
+
+    with app.test_request_context():
+        return seal_cursor([services.get_user_by_email(email).id], purpose=USER_PURPOSE)
+
+
 def test_agency_admin_sees_and_manages_only_their_agency(app, client, world):
     login(client, world["zc_admin"])
     page = client.get("/users").get_data(as_text=True)
     assert (
         "agent@zc.example.com" in page and "agent@hx.example.com" not in page and "ops@lender.example.com" not in page
     )
-    with app.app_context():
-        hx_agent = services.get_user_by_email(world["hx_agent"]).id
+    hx_agent = user_ref(app, world["hx_agent"])
     assert client.post(f"/users/{hx_agent}/deactivate").status_code == 404
     assert client.post(f"/users/{hx_agent}/reset").status_code == 404
 
@@ -65,8 +73,8 @@ def test_deactivating_a_user_ends_their_session(app, client, world):
     agent = app.test_client()
     login(agent, world["zc_agent"])
     login(client, world["zc_admin"])
+    agent_id = user_ref(app, world["zc_agent"])
     with app.app_context():
-        agent_id = services.get_user_by_email(world["zc_agent"]).id
         seq = last_seq()
     assert client.post(f"/users/{agent_id}/deactivate").status_code == 302
     assert agent.get("/cases/").status_code == 302
@@ -78,8 +86,8 @@ def test_deactivating_a_user_ends_their_session(app, client, world):
 
 def test_reset_shows_a_temporary_password_once_and_it_works(app, client, world):
     login(client, world["admin"])
+    agent_id = user_ref(app, world["hx_agent"])
     with app.app_context():
-        agent_id = services.get_user_by_email(world["hx_agent"]).id
         seq = last_seq()
     page = client.post(f"/users/{agent_id}/reset").get_data(as_text=True)
     temporary = re.search(r'<code class="token">([^<]+)</code>', page).group(1)
@@ -137,3 +145,19 @@ def test_a_weak_password_is_refused_in_the_readers_language(app, world, accept, 
     with app.test_request_context(headers={"Accept-Language": accept}):
         message = caught.value.message
     assert expected in message and absent not in message
+
+
+def test_users_are_named_by_sealed_references_that_count_nothing(app, client, world):
+    login(client, world["zc_admin"])
+    page = client.get("/users").get_data(as_text=True)
+    with app.app_context():
+        agent_key = services.get_user_by_email(world["zc_agent"]).id
+    # The forms carry no user key, and the key itself, or another purpose's seal, is a 404.
+    assert f"/users/{agent_key}/" not in page and re.search(r'action="/users/[A-Za-z0-9_-]{40,}/reset"', page)
+    assert client.post(f"/users/{agent_key}/reset").status_code == 404
+    from portal.params import seal_cursor
+
+    with app.test_request_context():
+        other_purpose = seal_cursor([agent_key], purpose="api_token")
+    assert client.post(f"/users/{other_purpose}/reset").status_code == 404
+    assert client.post("/users/" + "x" * 5000 + "/reset").status_code == 404

@@ -42,9 +42,11 @@ class AdapterConfigError(Exception):
 class UnknownFormatError(Exception):
     """No installed format fits the file (or the requested format does not exist)."""
 
-    def __init__(self, message: str, candidates: list[RankedSniff] | None = None) -> None:
+    def __init__(self, message: str, candidates: list[RankedSniff] | None = None, code: str = "unknown_format") -> None:
         super().__init__(message)
         self.candidates = candidates or []
+        # unknown_format: no adapter claims the file; unreadable_file: what was seen rules every adapter out.
+        self.code = code
 
 
 class AmbiguousFormatError(Exception):

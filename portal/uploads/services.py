@@ -18,6 +18,7 @@ from portal.agencies.models import Agency
 from portal.audit.receipts import receipt_for
 from portal.audit.services import record_event
 from portal.audit.tags import AuditTag
+from portal.db import utcnow
 from portal.errors import Message, NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
 from portal.extensions import db
 from portal.i18n import kind_label
@@ -135,7 +136,9 @@ def choose_format(
     if not strong:
         if detection.seen is not None:
             # Say what was seen (empty, UTF-16, a damaged or oversized workbook), as parsing would.
-            raise UnknownFormatError(Message(detection.seen.template, **detection.seen.params), ranked[:3])
+            raise UnknownFormatError(
+                Message(detection.seen.template, **detection.seen.params), ranked[:3], code="unreadable_file"
+            )
         raise UnknownFormatError(
             _l("no installed adapter recognises this file as %(kind)s", kind=kind_name), ranked[:3]
         )
@@ -279,6 +282,7 @@ def _record_submission(
     except UnknownFormatError as exc:
         upload.status = "rejected"
         upload.adapter = requested
+        upload.completed_at = utcnow()
         db.session.add(upload)
         db.session.flush()
         # Stored in English, as the adapters' row messages are: the row outlives the request's language.
@@ -293,7 +297,7 @@ def _record_submission(
                 upload_id=upload.id,
                 row=0,
                 field="",
-                code="unknown_format",
+                code=exc.code,
                 message=message,
                 template=template,
                 params=params,
@@ -306,7 +310,7 @@ def _record_submission(
             object_id=upload.public_id,
             agency_id=agency.id,
             outcome="failure",
-            details={"sha256": stored.sha256, "kind": kind, "reason": "unknown_format"},
+            details={"sha256": stored.sha256, "kind": kind, "reason": exc.code},
         )
         db.session.commit()
         return Submission(upload, False)
@@ -486,7 +490,7 @@ def check_file(
             ]
         ) from exc
     except UnknownFormatError as exc:
-        raise PortalError(exc.args[0], code="unknown_format") from exc
+        raise PortalError(exc.args[0], code=exc.code) from exc
     registered = get_format(plugin_manager(), format_key)
     rows: set[int] = set()
     bad: set[int] = set()

@@ -91,8 +91,8 @@ def test_a_workbook_with_one_far_cell_is_rejected_through_the_api(app, api, work
     assert response.status_code in (200, 202)
     summary = client.get(f"/api/v1/uploads/{response.json['id']}").json
     error = _only_file_error(summary)
-    # Auto-detection found no format (the code says so); the named format could not read it.
-    assert error["code"] == ("unreadable_file" if adapter else "unknown_format")
+    # Detected or named, what was seen rules the file out: unreadable, with the reason.
+    assert error["code"] == "unreadable_file"
     assert error["message"] == f"the sheet declares cells up to {cell}; at most 256 columns are read"
     assert _stored_contacts(app) == 0
 
@@ -281,7 +281,7 @@ def test_auto_detection_says_what_it_saw(api, name):
     data, expected = REASONS[name]
     response = _post(api("zc_agent"), data, "report.csv")
     error = _only_file_error(response.json)
-    assert (error["code"], error["message"]) == ("unknown_format", expected)
+    assert (error["code"], error["message"]) == ("unreadable_file", expected)
 
 
 @pytest.fixture(scope="module")
@@ -299,4 +299,4 @@ def broken_workbooks() -> dict[str, bytes]:
 def test_auto_detection_says_what_it_saw_in_a_workbook(upload, broken_workbooks, name, expected):
     # Through the service: the test client spools a body this size to a file it never closes.
     error = _only_file_error(upload(broken_workbooks[name], filename="report.xlsx"))
-    assert (error["code"], error["message"]) == ("unknown_format", expected)
+    assert (error["code"], error["message"]) == ("unreadable_file", expected)

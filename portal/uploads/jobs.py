@@ -514,6 +514,17 @@ def reap_safely(app: Flask) -> dict[str, Any] | None:
             db.session.remove()
 
 
+def _check_audit_tail(app: Flask) -> None:
+    """Sign the audit tail if it is due: work-horses commit events and exit before their own timer fires."""
+    from portal.audit.tail import checkpoint_if_due
+
+    try:
+        with app.app_context():
+            checkpoint_if_due(app, background=True)
+    except Exception:
+        log.exception("checking the audit tail failed; the next reap or `flask audit checkpoint` retries")
+
+
 # Held while a reaper thread reaps, and by `flask worker` while it forks a work-horse: a fork copies
 # the locks other threads hold (SQLAlchemy's mapper configuration mutex, a pool's), and a work-horse
 # forked mid-reap waited forever on one while its heartbeat kept its lease alive.
@@ -532,6 +543,7 @@ class Reaper(threading.Thread):
         while not self.stopped.is_set():
             with _reaping:
                 reap_safely(self.app)
+                _check_audit_tail(self.app)
             self.stopped.wait(self.interval)
 
     def stop(self, timeout: float | None = None) -> None:

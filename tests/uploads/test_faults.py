@@ -569,3 +569,33 @@ def test_an_attempt_that_lost_its_lease_commits_nothing(app, world):
         db.session.rollback()
     assert stored_contacts(app, upload_id) == (0, 0)
     assert state(app, upload_id).status == "processing"
+
+
+def test_the_reaper_signs_the_audit_tail_that_work_horses_left(app, world, tmp_path):
+    """A work-horse commits events and exits; the worker's reaper thread checkpoints them in time."""
+    from portal.audit.checkpoints import latest_checkpoint, tree_size
+    from portal.uploads.jobs import Reaper
+
+    submit(app, world, contacts_csv(3))
+    app.config.update(PORTAL_AUDIT_CHECKPOINT_INTERVAL=1)
+    with app.app_context():
+        before = latest_checkpoint(db.session)
+        size = tree_size(db.session)
+    assert before is None or before.tree_size < size
+    reaper = Reaper(app, interval=0.2)
+    reaper.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with app.app_context():
+                latest = latest_checkpoint(db.session)
+                db.session.remove()
+            if latest is not None and latest.tree_size >= size:
+                break
+            time.sleep(0.2)
+    finally:
+        reaper.stop(timeout=10)
+        from portal.audit.tail import tail_state
+
+        tail_state(app).cancel()
+    assert latest is not None and latest.tree_size >= size

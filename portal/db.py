@@ -68,6 +68,17 @@ def new_public_id(prefix: str) -> str:
     return prefix + "_" + "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
 
 
+# References people read out on the phone: a prefix, "-", then 8 characters of the same alphabet in
+# capitals (40 bits: a collision is unlikely and the column is unique). For objects that people name.
+REFERENCE_ALPHABET = PUBLIC_ID_ALPHABET.upper()
+REFERENCE_LENGTH = 8
+
+
+def new_reference(prefix: str) -> str:
+    """A short random reference such as ``CP-7K3QX9AB``: what people see and say instead of a row's key."""
+    return prefix + "-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, request
 
-from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH
+from portal.db import PUBLIC_ID_ALPHABET, PUBLIC_ID_LENGTH, REFERENCE_ALPHABET, REFERENCE_LENGTH
 from portal.errors import Message, PortalError, _l
 
 # The largest whole number a parameter may carry: what a signed 64-bit column holds.
@@ -131,6 +131,17 @@ def public_id(value: str, *, prefix: str) -> str | None:
     if len(value) != len(prefix) + 1 + PUBLIC_ID_LENGTH or not value.startswith(prefix + "_"):
         return None
     return value if all(c in PUBLIC_ID_ALPHABET for c in value[len(prefix) + 1 :]) else None
+
+
+def reference(value: str, *, prefix: str) -> str | None:
+    """``value`` in capitals when it has the shape of a reference with ``prefix`` (see
+    ``portal.db.new_reference``; read out on the phone, so small letters are taken too), else None."""
+    if not value.isascii() or len(value) != len(prefix) + 1 + REFERENCE_LENGTH:
+        return None
+    value = value.upper()
+    if not value.startswith(prefix + "-"):
+        return None
+    return value if all(c in REFERENCE_ALPHABET for c in value[len(prefix) + 1 :]) else None
 
 
 # --- sealed cursors --------------------------------------------------------------------------

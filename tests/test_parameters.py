@@ -15,7 +15,9 @@ from flask import Flask, url_for
 from werkzeug.datastructures import ImmutableMultiDict
 
 from portal.accounts.services import create_token, get_user_by_email
-from portal.security import Actor
+from portal.complaints.services import lender_today, register_complaint
+from portal.compliance.calendar import add_period
+from portal.security import Actor, Role
 from tests.conftest import DATA, PASSWORD
 
 API = "/api/v1"
@@ -50,6 +52,9 @@ HOSTILE = [
     _b64(["2026-01-01T00:00:00+00:00", 99999999999999999999]),
     base64.urlsafe_b64encode(b"seq:99999999999999999999").decode(),
     "up_0000000000000000000000",
+    "CP-00000000",  # the shape of a complaint's reference, none's
+    "cp-0000000\u00df",  # upper() makes it one character longer
+    "CP-0000000I",  # a letter the alphabet leaves out
 ]
 
 
@@ -88,7 +93,8 @@ def watched(app: Flask):
 
 @pytest.fixture
 def seeded(app: Flask, world: dict[str, str]) -> dict[str, Any]:
-    """ZC's agent has uploaded contacts (rows, findings and audit events): real values for every path."""
+    """ZC's agent has uploaded contacts (rows, findings and audit events), a complaint against ZC and a
+    restricted period are registered: real values for every path."""
     # Thousands of requests in a minute: a 429 must not stand in for the answer being tested.
     app.config["PORTAL_RATE_LIMIT_API"] = "1000000 per minute"
     app.config["PORTAL_RATE_LIMIT_API_ANONYMOUS"] = "1000000 per minute"
@@ -101,6 +107,20 @@ def seeded(app: Flask, world: dict[str, str]) -> dict[str, Any]:
         tokens = {who: clear for who, (_token, clear) in minted.items()}
         token_id = minted["zc_agent"][0].id
         user_id = get_user_by_email(world["zc_agent"]).id
+        officer = get_user_by_email(world["compliance"])
+        lender = Actor(user_id=officer.id, role=Role.COMPLIANCE, source="test")
+        today = lender_today(app.config["PORTAL_TIMEZONE"])
+        complaint_ref = register_complaint(
+            actor=lender,
+            agency_code="ZC",
+            category="harassment",
+            channel="phone_hotline",
+            received_on=today,
+            summary="Called eleven times on Sunday.",
+            today=today,
+            response_days=15,
+        ).reference
+        period_id = add_period(actor=lender, name="p", start_on=today, end_on=today, reason="r").id
     with app.test_request_context():
         from portal.accounts.views import USER_PURPOSE
         from portal.params import seal_cursor
@@ -123,6 +143,8 @@ def seeded(app: Flask, world: dict[str, str]) -> dict[str, Any]:
             "action": "deactivate",
             "upload_id": posted.json["id"],
             "filename": "portal.css",
+            "complaint_ref": complaint_ref,
+            "period_id": period_id,
         },
     }
 

@@ -20,7 +20,7 @@ SAMPLE_ARGS = {
     "filename": "x",
     "upload_id": 1,
     "seq": 1,
-    "complaint_id": 1,
+    "complaint_ref": "CP-00000000",
     "period_id": 1,
 }
 

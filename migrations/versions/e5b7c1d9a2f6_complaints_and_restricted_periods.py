@@ -20,6 +20,7 @@ depends_on = None
 def upgrade():
     op.create_table('complaints',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=16), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('collector_id', sa.String(length=60), nullable=True),
@@ -43,7 +44,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_complaints_case_id_cases')),
     sa.ForeignKeyConstraint(['closed_by_user_id'], ['users.id'], name=op.f('fk_complaints_closed_by_user_id_users')),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['users.id'], name=op.f('fk_complaints_created_by_user_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaints'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaints')),
+    sa.UniqueConstraint('reference', name=op.f('uq_complaints_reference'))
     )
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.create_index('ix_complaints_agency_id_received_on', ['agency_id', 'received_on'], unique=False)

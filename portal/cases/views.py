@@ -106,18 +106,18 @@ def detail(case_ref: str):
 
 
 def flag_reason_text(reason: str | None) -> Markup | str:
-    """A reason as people read it: a complaint's own (``complaint #12``) as a link, in the viewer's language."""
+    """A reason as people read it: a complaint's own (``complaint CP-7K3QX9AB``) as a link, in the viewer's language."""
     from portal.complaints.services import FLAG_REASON_PATTERN
 
     match = FLAG_REASON_PATTERN.match(reason or "")
     if match is None:
         return reason or ""
-    number = int(match.group(1))
+    reference = match.group(1)
     if match.group(2):
-        text = _("complaint #%(number)s closed", number=number)
+        text = _("complaint %(reference)s closed", reference=reference)
     else:
-        text = _("complaint #%(number)s", number=number)
-    return Markup('<a href="{}">{}</a>').format(url_for("complaints.detail", complaint_id=number), text)
+        text = _("complaint %(reference)s", reference=reference)
+    return Markup('<a href="{}">{}</a>').format(url_for("complaints.detail", complaint_ref=reference), text)
 
 
 @bp.post("/<case_ref>/flags")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import utcnow
+from portal.db import new_reference, utcnow
 from portal.extensions import db
 
 if TYPE_CHECKING:
@@ -19,6 +19,13 @@ CATEGORIES = ("harassment", "third_party_disclosure", "threat", "wrong_debt", "f
 CHANNELS = ("phone_hotline", "regulator", "letter", "email", "app", "in_person")
 OUTCOMES = ("upheld", "partly_upheld", "not_upheld", "withdrawn")
 STATUSES = ("open", "closed", "overdue")
+# A complaint's reference, e.g. CP-7K3QX9AB: in its URL, on its pages, in the flag's reason and in its
+# audit events. The integer key is one sequence for every agency, so it stays inside (contract 1).
+REFERENCE_PREFIX = "CP"
+
+
+def new_complaint_reference() -> str:
+    return new_reference(REFERENCE_PREFIX)
 
 
 class Complaint(db.Model):
@@ -27,6 +34,7 @@ class Complaint(db.Model):
     __tablename__ = "complaints"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True, default=new_complaint_reference)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     # The agency's own collector code, as in contact records (contract 5.1).

@@ -23,10 +23,19 @@ from portal.audit.tags import AuditTag
 from portal.cases.flags import change_case_flag
 from portal.cases.masking import mask_name, mask_phone
 from portal.cases.models import Case, Placement
-from portal.complaints.models import CATEGORIES, CHANNELS, OUTCOMES, STATUSES, Complaint, ComplaintResponse
-from portal.db import utcnow
+from portal.complaints.models import (
+    CATEGORIES,
+    CHANNELS,
+    OUTCOMES,
+    REFERENCE_PREFIX,
+    STATUSES,
+    Complaint,
+    ComplaintResponse,
+)
+from portal.db import REFERENCE_ALPHABET, REFERENCE_LENGTH, utcnow
 from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError, _l
 from portal.extensions import db
+from portal.params import reference as parse_reference
 from portal.security import Actor, Role
 
 # Who registers and closes complaints: the lender's operations and its compliance officers (issue 10).
@@ -36,9 +45,11 @@ RESPONSE_MAX = 4000
 NOTE_MAX = 4000
 LIST_LIMIT = 200
 # The reason a complaint gives the case flag it sets or clears; the case page reads it back as a link.
-FLAG_REASON = "complaint #{id}"
-FLAG_CLEAR_REASON = "complaint #{id} closed"
-FLAG_REASON_PATTERN = re.compile(r"^complaint #(\d+)( closed)?$")
+FLAG_REASON = "complaint {reference}"
+FLAG_CLEAR_REASON = "complaint {reference} closed"
+FLAG_REASON_PATTERN = re.compile(
+    rf"^complaint ({REFERENCE_PREFIX}-[{REFERENCE_ALPHABET}]{{{REFERENCE_LENGTH}}})( closed)?$"
+)
 
 
 def lender_today(zone: str, now: datetime | None = None) -> date:
@@ -70,10 +81,16 @@ def complaint_scope(actor: Actor) -> Select[tuple[Complaint]]:
     return query
 
 
-def require_complaint(*, actor: Actor, complaint_id: int, for_update: bool = False) -> Complaint:
+def require_complaint(*, actor: Actor, complaint_ref: str, for_update: bool = False) -> Complaint:
+    """The complaint ``complaint_ref`` names (e.g. ``CP-7K3QX9AB``), when the actor may see it.
+
+    Anything else (another agency's, unknown, malformed, an integer key) is the same NotFoundError."""
+    wanted = parse_reference(complaint_ref or "", prefix=REFERENCE_PREFIX)
+    if wanted is None:
+        raise NotFoundError(_l("no complaint %(id)s", id=(complaint_ref or "")[:20]))
     query = (
         complaint_scope(actor)
-        .where(Complaint.id == complaint_id)
+        .where(Complaint.reference == wanted)
         .options(
             selectinload(Complaint.agency),
             selectinload(Complaint.case),
@@ -84,7 +101,7 @@ def require_complaint(*, actor: Actor, complaint_id: int, for_update: bool = Fal
         query = query.with_for_update()
     complaint = db.session.execute(query).scalar_one_or_none()
     if complaint is None:
-        raise NotFoundError(_l("no complaint %(id)s", id=complaint_id))
+        raise NotFoundError(_l("no complaint %(id)s", id=wanted))
     return complaint
 
 
@@ -181,7 +198,7 @@ def register_complaint(
         actor=actor,
         action=AuditTag.COMPLAINT_REGISTER,
         object_type="complaint",
-        object_id=complaint.id,
+        object_id=complaint.reference,
         details=details,
         agency_id=agency.id,
     )
@@ -191,7 +208,7 @@ def register_complaint(
                 actor=actor,
                 case_ref=case.case_ref,
                 flag="complaint",
-                reason=FLAG_REASON.format(id=complaint.id),
+                reason=FLAG_REASON.format(reference=complaint.reference),
                 from_day=received_on,
             )
         db.session.commit()
@@ -201,11 +218,11 @@ def register_complaint(
     return complaint
 
 
-def respond_to_complaint(*, actor: Actor, complaint_id: int, text: str) -> ComplaintResponse:
+def respond_to_complaint(*, actor: Actor, complaint_ref: str, text: str) -> ComplaintResponse:
     """An agency's answer to an open complaint against it; appended, audited."""
     if not actor.is_agency:
         raise PermissionDeniedError(_l("only the agency complained about answers a complaint"))
-    complaint = require_complaint(actor=actor, complaint_id=complaint_id, for_update=True)
+    complaint = require_complaint(actor=actor, complaint_ref=complaint_ref, for_update=True)
     if not complaint.is_open:
         raise ConflictError(_l("the complaint is closed"))
     body = _text(text, RESPONSE_MAX, field="text", required=True)
@@ -216,7 +233,7 @@ def respond_to_complaint(*, actor: Actor, complaint_id: int, text: str) -> Compl
         actor=actor,
         action=AuditTag.COMPLAINT_RESPOND,
         object_type="complaint",
-        object_id=complaint.id,
+        object_id=complaint.reference,
         details={"response_id": response.id, "length": len(body)},
         agency_id=complaint.agency_id,
     )
@@ -227,7 +244,7 @@ def respond_to_complaint(*, actor: Actor, complaint_id: int, text: str) -> Compl
 def close_complaint(
     *,
     actor: Actor,
-    complaint_id: int,
+    complaint_ref: str,
     outcome: str,
     today: date,
     closed_on: date | None = None,
@@ -236,7 +253,7 @@ def close_complaint(
 ) -> Complaint:
     """Close an open complaint with an outcome; ``clear_flag`` also clears the case's ``complaint`` flag."""
     _require_registrar(actor)
-    complaint = require_complaint(actor=actor, complaint_id=complaint_id, for_update=True)
+    complaint = require_complaint(actor=actor, complaint_ref=complaint_ref, for_update=True)
     if not complaint.is_open:
         raise ConflictError(_l("the complaint is closed"))
     if outcome not in OUTCOMES:
@@ -259,7 +276,7 @@ def close_complaint(
         actor=actor,
         action=AuditTag.COMPLAINT_CLOSE,
         object_type="complaint",
-        object_id=complaint.id,
+        object_id=complaint.reference,
         details=details,
         agency_id=complaint.agency_id,
     )
@@ -269,7 +286,7 @@ def close_complaint(
                 actor=actor,
                 case_ref=complaint.case.case_ref,
                 flag="complaint",
-                reason=FLAG_CLEAR_REASON.format(id=complaint.id),
+                reason=FLAG_CLEAR_REASON.format(reference=complaint.reference),
                 clear=True,
             )
         db.session.commit()

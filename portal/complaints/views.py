@@ -93,19 +93,20 @@ def new():
             else:
                 flash(exc.message, "error")
         else:
-            flash(_("Complaint #%(number)s registered.", number=complaint.id), "info")
-            return redirect(url_for("complaints.detail", complaint_id=complaint.id))
+            flash(_("Complaint %(reference)s registered.", reference=complaint.reference), "info")
+            return redirect(url_for("complaints.detail", complaint_ref=complaint.reference))
     return render_template(
         "complaints/new.html", form=form, response_days=current_app.config["PORTAL_COMPLAINT_RESPONSE_DAYS"]
     )
 
 
-@bp.get("/<int:complaint_id>")
+# Complaints are named by their reference (CP-7K3QX9AB), never by the key: anything else is a 404.
+@bp.get("/<complaint_ref>")
 @roles_required(*READERS)
-def detail(complaint_id: int):
+def detail(complaint_ref: str):
     actor = current_actor()
     try:
-        complaint = services.require_complaint(actor=actor, complaint_id=complaint_id)
+        complaint = services.require_complaint(actor=actor, complaint_ref=complaint_ref)
     except NotFoundError:
         abort(404)
     close_form = None
@@ -128,16 +129,21 @@ def detail(complaint_id: int):
     )
 
 
-@bp.post("/<int:complaint_id>/response")
+@bp.post("/<complaint_ref>/response")
 @roles_required(*RESPONDERS)
-def respond(complaint_id: int):
+def respond(complaint_ref: str):
+    actor = current_actor()
+    try:
+        complaint = services.require_complaint(actor=actor, complaint_ref=complaint_ref)
+    except NotFoundError:
+        abort(404)
     form = ResponseForm()
-    back = redirect(url_for("complaints.detail", complaint_id=complaint_id, _anchor="responses"))
+    back = redirect(url_for("complaints.detail", complaint_ref=complaint.reference, _anchor="responses"))
     if not form.validate_on_submit():
         flash(_("Write a response first."), "error")
         return back
     try:
-        services.respond_to_complaint(actor=current_actor(), complaint_id=complaint_id, text=form.text.data)
+        services.respond_to_complaint(actor=actor, complaint_ref=complaint.reference, text=form.text.data)
     except NotFoundError:
         abort(404)
     except PortalError as exc:
@@ -147,11 +153,16 @@ def respond(complaint_id: int):
     return back
 
 
-@bp.post("/<int:complaint_id>/close")
+@bp.post("/<complaint_ref>/close")
 @roles_required(*REGISTRARS)
-def close(complaint_id: int):
+def close(complaint_ref: str):
+    actor = current_actor()
+    try:
+        complaint = services.require_complaint(actor=actor, complaint_ref=complaint_ref)
+    except NotFoundError:
+        abort(404)
     form = CloseForm()
-    back = redirect(url_for("complaints.detail", complaint_id=complaint_id))
+    back = redirect(url_for("complaints.detail", complaint_ref=complaint.reference))
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
@@ -159,8 +170,8 @@ def close(complaint_id: int):
         return back
     try:
         services.close_complaint(
-            actor=current_actor(),
-            complaint_id=complaint_id,
+            actor=actor,
+            complaint_ref=complaint.reference,
             outcome=form.outcome.data,
             closed_on=form.closed_on.data,
             note=form.note.data,
@@ -172,5 +183,5 @@ def close(complaint_id: int):
     except PortalError as exc:
         flash(_("The complaint was not closed: %(reason)s", reason=exc.message), "error")
         return back
-    flash(_("Complaint #%(number)s closed.", number=complaint_id), "info")
+    flash(_("Complaint %(reference)s closed.", reference=complaint.reference), "info")
     return back

@@ -10,6 +10,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+# A complaint's reference, as its URL, its page and the flash name it.
+REFERENCE = re.compile(r"CP-[0-9A-HJKMNP-TV-Z]{8}")
 CASE = "ZY202600001"  # placed with ZC
 
 
@@ -32,14 +34,17 @@ def test_a_complaint_registered_with_the_flag_is_answered_by_the_agency(browser_
     page.check("input[name=set_flag]")
     officer.shot("60-complaint-form")
     page.click("#complaint-form button[type=submit]")
-    officer.wait("**/complaints/1")
-    assert "Complaint #1 registered." in officer.flashes()
+    officer.wait("**/complaints/CP-*")
+    ref = page.url.rsplit("/", 1)[1]
+    assert REFERENCE.fullmatch(ref), page.url
+    assert f"Complaint {ref} registered." in officer.flashes()
+    assert page.locator("h1").inner_text().startswith(f"Complaint {ref}")
     assert "13177777868" in page.locator("#complainant-phone").inner_text()
     officer.shot("61-complaint-registered")
     # The case now carries the complaint flag, and its history links back to the complaint.
     officer.goto(f"/cases/{CASE}")
     assert "complaint" in page.locator("#case-flags").inner_text()
-    assert page.locator("#flag-spells a[href='/complaints/1']").count() == 1
+    assert page.locator(f"#flag-spells a[href='/complaints/{ref}']").inner_text() == f"complaint {ref}"
 
     agency = browser_factory("zh-CN")
     tab = agency.page
@@ -49,23 +54,25 @@ def test_a_complaint_registered_with_the_flag_is_answered_by_the_agency(browser_
     assert tab.locator("#complaint-list tbody tr").count() == 1
     assert CJK.search(tab.locator("#complaint-list").inner_text())
     agency.shot("62-agency-complaints")
-    tab.click("#complaint-list a[href='/complaints/1']")
-    agency.wait("**/complaints/1")
+    assert tab.locator("#complaint-list a.reference").inner_text() == ref
+    tab.click(f"#complaint-list a[href='/complaints/{ref}']")
+    agency.wait(f"**/complaints/{ref}")
     assert tab.locator("#complainant-name").inner_text().strip() == "高**"
     assert tab.locator("#complainant-phone").inner_text().strip() == "131****7868"
     tab.fill("textarea[name=text]", "催收员 C-017 已停岗，正在复核录音。")
     tab.click("#response-form button[type=submit]")
-    agency.wait("**/complaints/1**")
+    agency.wait(f"**/complaints/{ref}**")
     assert "催收员 C-017 已停岗" in tab.locator("#responses").inner_text()
     agency.shot("63-agency-answered")
 
     # The officer sees the answer and closes the complaint, clearing the flag it set.
-    officer.goto("/complaints/1")
+    officer.goto(f"/complaints/{ref}")
     assert "C-017" in page.locator("#responses").inner_text()
     page.select_option("select[name=outcome]", "upheld")
     assert page.is_checked("input[name=clear_flag]")
     page.click("#close-form button[type=submit]")
-    officer.wait("**/complaints/1")
+    officer.wait(f"**/complaints/{ref}")
+    assert f"Complaint {ref} closed." in officer.flashes()
     assert page.locator("#complaint-outcome").inner_text().strip() == "upheld"
     officer.shot("64-complaint-closed")
     officer.goto("/dashboard")

@@ -15,6 +15,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from portal.errors import ValidationError, _l
+
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
@@ -37,4 +39,20 @@ def finalize_for_display(value: Any) -> Any:
         return Markup(reveal_bidi_controls(str(value)))  # noqa: S704 (the value was already safe)
     if isinstance(value, str):
         return reveal_bidi_controls(value)
+    return value
+
+
+def bounded_text(value: str | None, limit: int, *, field: str, required: bool = False) -> str | None:
+    """A person's text for a service: stripped, at most ``limit`` characters, no NUL; None when empty.
+
+    Raises ValidationError naming ``field`` (translated when shown) for a missing required value or
+    one too long or unstorable.
+    """
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise ValidationError(_l("this field is required"), field=field)
+        return None
+    if len(value) > limit or "\x00" in value:
+        raise ValidationError(_l("at most %(count)s characters of text", count=limit), field=field)
     return value

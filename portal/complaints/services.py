@@ -37,6 +37,7 @@ from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, V
 from portal.extensions import db
 from portal.params import reference as parse_reference
 from portal.security import Actor, Role
+from portal.textsafety import bounded_text
 
 # Who registers and closes complaints: the lender's operations and its compliance officers (issue 10).
 REGISTRARS = (Role.LENDER_OPS, Role.COMPLIANCE)
@@ -55,17 +56,6 @@ FLAG_REASON_PATTERN = re.compile(
 def lender_today(zone: str, now: datetime | None = None) -> date:
     """Today as a day of the lender's calendar: received dates and deadlines are the lender's days."""
     return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
-
-
-def _text(value: str | None, limit: int, *, field: str, required: bool = False) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise ValidationError(_l("this field is required"), field=field)
-        return None
-    if len(value) > limit or "\x00" in value:
-        raise ValidationError(_l("at most %(count)s characters of text", count=limit), field=field)
-    return value
 
 
 def _require_registrar(actor: Actor) -> None:
@@ -147,7 +137,7 @@ def register_complaint(
     due = response_due_on or received_on + timedelta(days=response_days)
     if due < received_on:
         raise ValidationError(_l("the response deadline is before the received date"), field="response_due_on")
-    summary_text = _text(summary, SUMMARY_MAX, field="summary", required=True)
+    summary_text = bounded_text(summary, SUMMARY_MAX, field="summary", required=True)
     case = None
     ref = (case_ref or "").strip()
     if ref:
@@ -164,15 +154,15 @@ def register_complaint(
     complaint = Complaint(
         agency_id=agency.id,
         case_id=case.id if case else None,
-        collector_id=_text(collector_id, 60, field="collector_id"),
+        collector_id=bounded_text(collector_id, 60, field="collector_id"),
         category=category,
         channel=channel,
         received_on=received_on,
         response_due_on=due,
-        complainant_name=_text(complainant_name, 100, field="complainant_name"),
-        complainant_phone=_text(complainant_phone, 20, field="complainant_phone"),
+        complainant_name=bounded_text(complainant_name, 100, field="complainant_name"),
+        complainant_phone=bounded_text(complainant_phone, 20, field="complainant_phone"),
         summary=summary_text,
-        notes=_text(notes, NOTE_MAX, field="notes"),
+        notes=bounded_text(notes, NOTE_MAX, field="notes"),
         flag_set=False,
         created_by_user_id=actor.user_id,
     )
@@ -225,7 +215,7 @@ def respond_to_complaint(*, actor: Actor, complaint_ref: str, text: str) -> Comp
     complaint = require_complaint(actor=actor, complaint_ref=complaint_ref, for_update=True)
     if not complaint.is_open:
         raise ConflictError(_l("the complaint is closed"))
-    body = _text(text, RESPONSE_MAX, field="text", required=True)
+    body = bounded_text(text, RESPONSE_MAX, field="text", required=True)
     response = ComplaintResponse(complaint=complaint, user_id=actor.user_id, text=body)
     db.session.add(response)
     db.session.flush()
@@ -265,7 +255,7 @@ def close_complaint(
         raise ValidationError(_l("the closing date is before the received date"), field="closed_on")
     complaint.closed_on = day
     complaint.outcome = outcome
-    complaint.closing_note = _text(note, NOTE_MAX, field="note")
+    complaint.closing_note = bounded_text(note, NOTE_MAX, field="note")
     complaint.closed_by_user_id = actor.user_id
     complaint.closed_at = utcnow()
     details: dict[str, Any] = {"complaint_outcome": outcome, "closed_on": day.isoformat()}

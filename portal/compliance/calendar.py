@@ -26,6 +26,7 @@ from portal.db import utcnow
 from portal.errors import ConflictError, NotFoundError, PermissionDeniedError, PortalError, ValidationError, _l
 from portal.extensions import db
 from portal.security import Actor, Role
+from portal.textsafety import bounded_text
 
 # Who keeps the calendar: compliance (it decides when contact must stop), lender operations and admins.
 EDITORS = (Role.COMPLIANCE, Role.LENDER_OPS, Role.ADMIN)
@@ -150,17 +151,6 @@ def _require_editor(actor: Actor) -> None:
         raise PermissionDeniedError(_l("only lender staff keep the restricted-periods calendar"))
 
 
-def _text(value: str | None, limit: int, field: str, *, required: bool) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        if required:
-            raise ValidationError(_l("this field is required"), field=field)
-        return None
-    if len(value) > limit or "\x00" in value:
-        raise ValidationError(_l("at most %(count)s characters of text", count=limit), field=field)
-    return value
-
-
 def _event(actor: Actor, action: AuditTag, period: CalendarPeriod, **extra: Any) -> None:
     details: dict[str, Any] = {
         "label": period.name,
@@ -177,8 +167,8 @@ def add_period(
 ) -> CalendarPeriod:
     """Add a period (inclusive local dates; no regions: nationwide); audited."""
     _require_editor(actor)
-    title = _text(name, NAME_MAX, "name", required=True)
-    why = _text(reason, REASON_MAX, "reason", required=True)
+    title = bounded_text(name, NAME_MAX, field="name", required=True)
+    why = bounded_text(reason, REASON_MAX, field="reason", required=True)
     if end_on < start_on:
         raise ValidationError(_l("the last day is before the first day"), field="end_on")
     areas = parse_regions(regions)
@@ -213,7 +203,7 @@ def _require_period(period_id: int) -> CalendarPeriod:
 def end_period(*, actor: Actor, period_id: int, last_day: date, note: str) -> CalendarPeriod:
     """End a period early: ``last_day`` becomes its last day in force (from its first day to its planned end)."""
     _require_editor(actor)
-    why = _text(note, REASON_MAX, "note", required=True)
+    why = bounded_text(note, REASON_MAX, field="note", required=True)
     period = _require_period(period_id)
     if period.status == "cancelled":
         raise ConflictError(_l("the period was cancelled"))
@@ -234,7 +224,7 @@ def end_period(*, actor: Actor, period_id: int, last_day: date, note: str) -> Ca
 def cancel_period(*, actor: Actor, period_id: int, note: str, today: date) -> CalendarPeriod:
     """Cancel a period that has not started yet: kept, with status ``cancelled``, and seen by no rule."""
     _require_editor(actor)
-    why = _text(note, REASON_MAX, "note", required=True)
+    why = bounded_text(note, REASON_MAX, field="note", required=True)
     period = _require_period(period_id)
     if period.status == "cancelled":
         raise ConflictError(_l("the period was cancelled"))

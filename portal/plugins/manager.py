@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pluggy
 
 from portal.plugins import hookspecs
+from portal.plugins.loading import call_impl, register_plugins
 from portal.plugins.records import (
     KINDS,
     N_,
@@ -111,44 +111,18 @@ def build_plugin_manager(
     """
     pm = PortalPluginManager(AdapterSettings(mapping_dirs=tuple(str(path) for path in mapping_dirs)))
     pm.add_hookspecs(hookspecs)
-    for name in blocked:
-        pm.set_blocked(name)
-    names: dict[int, str] = {}
-    try:
-        for name, plugin in plugins:
-            names[id(plugin)] = name
-            if not pm.is_blocked(name):
-                pm.register(plugin, name=name)
-        if load_entrypoints:
-            names.update(_preload_entrypoints(pm))
-            pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = names.get(id(exc.plugin)) or pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise AdapterConfigError(f"adapter {name!r} does not fit the adapter contract: {exc}") from exc
-    except ValueError as exc:
-        raise AdapterConfigError(str(exc)) from exc
+    register_plugins(
+        pm,
+        group=hookspecs.ENTRY_POINT_GROUP,
+        plugins=plugins,
+        blocked=blocked,
+        load_entrypoints=load_entrypoints,
+        error=AdapterConfigError,
+        what="adapter",
+        contract="adapter contract",
+    )
     list_formats(pm)
     return pm
-
-
-def _preload_entrypoints(pm: pluggy.PluginManager) -> dict[int, str]:
-    # pluggy stops at the first failing entry point without naming it; load each
-    # first so the error says which adapter is broken.
-    names: dict[int, str] = {}
-    for entry in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-        if pm.is_blocked(entry.name) or pm.get_plugin(entry.name) is not None:
-            continue
-        try:
-            names[id(entry.load())] = entry.name
-        except Exception as exc:
-            raise AdapterConfigError(f"adapter {entry.name!r} ({entry.value}) failed to load: {exc!r}") from exc
-    return names
-
-
-def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
-    # Implementations may take fewer arguments than the spec (pluggy's own rule).
-    return impl.function(*[kwargs[name] for name in impl.argnames])
 
 
 def _distributions(pm: pluggy.PluginManager) -> dict[int, str]:
@@ -163,7 +137,7 @@ def list_formats(pm: pluggy.PluginManager) -> list[RegisteredFormat]:
     for impl in pm.hook.adapter_formats.get_hookimpls():
         adapter = impl.plugin_name
         try:
-            declared = _call(impl, settings=settings) or []
+            declared = call_impl(impl, settings=settings) or []
         except AdapterConfigError:
             raise
         except Exception as exc:
@@ -217,7 +191,7 @@ def sniff(pm: pluggy.PluginManager, sample: bytes, filename: str | None = None) 
     ranked: list[RankedSniff] = []
     for impl in pm.hook.adapter_sniff.get_hookimpls():
         try:
-            answers = _call(impl, sample=sample, filename=filename, settings=settings) or []
+            answers = call_impl(impl, sample=sample, filename=filename, settings=settings) or []
         except Exception:
             log.exception("adapter %r raised in adapter_sniff; ignoring its answer", impl.plugin_name)
             continue

@@ -35,6 +35,7 @@ PURE = (
     "portal.compliance",
     "portal.plugins.records",
     "portal.plugins.fields",
+    "portal.plugins.loading",
 )
 BANNED = {"flask", "flask_babel", "sqlalchemy", "requests", "socket", "urllib", "http", "portal"}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from os import PathLike
@@ -13,6 +12,7 @@ import pluggy
 from portal.compliance import hookspecs
 from portal.compliance.rules.facts import PROFILES
 from portal.compliance.rules.rule import Rule, RuleSettings, check_rule
+from portal.plugins.loading import call_impl, register_plugins
 
 
 class RuleConfigError(Exception):
@@ -40,7 +40,7 @@ class RuleRegistry:
         self._rules: dict[str, RegisteredRule] = {}
         for impl in pm.hook.rule_definitions.get_hookimpls():
             try:
-                declared = _call(impl, settings=settings) or []
+                declared = call_impl(impl, settings=settings) or []
             except Exception as exc:
                 raise RuleConfigError(f"rule plugin {impl.plugin_name!r} failed to declare its rules: {exc!r}") from exc
             for rule in declared:
@@ -57,7 +57,7 @@ class RuleRegistry:
         dirs: list[str] = []
         for impl in pm.hook.rule_wordlist_dirs.get_hookimpls():  # registration order
             try:
-                dirs.extend(str(path) for path in _call(impl, settings=settings) or [])
+                dirs.extend(str(path) for path in call_impl(impl, settings=settings) or [])
             except Exception as exc:
                 raise RuleConfigError(
                     f"rule plugin {impl.plugin_name!r} failed to name its word lists: {exc!r}"
@@ -111,39 +111,14 @@ def build_rule_registry(
         raise RuleConfigError(f"unknown rule profile {profile!r}; use one of {', '.join(PROFILES)}")
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for name in blocked:
-        pm.set_blocked(name)
-    names: dict[int, str] = {}
-    try:
-        for name, plugin in plugins:
-            names[id(plugin)] = name
-            if not pm.is_blocked(name):
-                pm.register(plugin, name=name)
-        if load_entrypoints:
-            names.update(_preload_entrypoints(pm))
-            pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = names.get(id(exc.plugin)) or pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise RuleConfigError(f"rule plugin {name!r} does not fit the rule contract: {exc}") from exc
-    except ValueError as exc:
-        raise RuleConfigError(str(exc)) from exc
+    register_plugins(
+        pm,
+        group=hookspecs.ENTRY_POINT_GROUP,
+        plugins=plugins,
+        blocked=blocked,
+        load_entrypoints=load_entrypoints,
+        error=RuleConfigError,
+        what="rule plugin",
+        contract="rule contract",
+    )
     return RuleRegistry(pm, RuleSettings(profile=profile, wordlist_dirs=tuple(str(d) for d in wordlist_dirs)))
-
-
-def _preload_entrypoints(pm: pluggy.PluginManager) -> dict[int, str]:
-    # pluggy stops at the first failing entry point without naming it; load each first.
-    names: dict[int, str] = {}
-    for entry in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-        if pm.is_blocked(entry.name) or pm.get_plugin(entry.name) is not None:
-            continue
-        try:
-            names[id(entry.load())] = entry.name
-        except Exception as exc:
-            raise RuleConfigError(f"rule plugin {entry.name!r} ({entry.value}) failed to load: {exc!r}") from exc
-    return names
-
-
-def _call(impl: pluggy.HookImpl, **kwargs: object) -> object:
-    # Implementations may take fewer arguments than the spec (pluggy's own rule).
-    return impl.function(*[kwargs[name] for name in impl.argnames])

@@ -307,13 +307,13 @@ def reject_exhausted(upload_id: int, settings: JobSettings) -> bool:
             findings_total=0,
             completed_at=now,
         )
-        .returning(Upload.agency_id, Upload.sha256, Upload.kind, Upload.attempts)
+        .returning(Upload.agency_id, Upload.sha256, Upload.kind, Upload.attempts, Upload.public_id)
         .execution_options(synchronize_session=False)
     ).first()
     if row is None:
         db.session.rollback()
         return False
-    agency_id, sha256, kind, attempts = row
+    agency_id, sha256, kind, attempts, public_id = row
     params = {"attempts": str(attempts)}
     db.session.add(
         UploadError(
@@ -330,7 +330,8 @@ def reject_exhausted(upload_id: int, settings: JobSettings) -> bool:
         actor=Actor.system(source="worker"),
         action=AuditTag.UPLOAD_REJECT,
         object_type="upload",
-        object_id=upload_id,
+        # The public id, as every upload event has: it is what the agency's receipt shows (contract 1).
+        object_id=public_id,
         agency_id=agency_id,
         outcome="failure",
         details={"sha256": sha256, "kind": kind, "reason": "attempts_exhausted", "attempts": attempts},

@@ -253,7 +253,9 @@ def test_kill_9_the_work_horse_mid_upload_and_the_upload_finishes_by_itself(app,
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Contact)).scalar() == rows
         events = db.session.execute(
-            select(AuditEvent.action).where(AuditEvent.object_type == "upload", AuditEvent.object_id == str(upload_id))
+            select(AuditEvent.action).where(
+                AuditEvent.object_type == "upload", AuditEvent.object_id == public_id(app, upload_id)
+            )
         ).scalars()
         assert list(events) == ["upload:file:receive", "upload:file:complete"]
 
@@ -528,7 +530,9 @@ def test_after_the_last_attempt_the_upload_is_rejected_with_a_reason_the_agency_
         errors = db.session.execute(select(UploadError).where(UploadError.upload_id == upload_id)).scalars().all()
         assert [(e.row, e.code) for e in errors] == [(0, "unreadable_file")]
         event = db.session.execute(
-            select(AuditEvent).where(AuditEvent.object_id == str(upload_id), AuditEvent.action == "upload:file:reject")
+            select(AuditEvent).where(
+                AuditEvent.object_id == public_id(app, upload_id), AuditEvent.action == "upload:file:reject"
+            )
         ).scalar_one()
         assert event.details["reason"] == "attempts_exhausted" and event.outcome == "failure"
 

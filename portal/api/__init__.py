@@ -113,4 +113,4 @@ def require_roles(*roles: Role) -> None:
         raise PermissionDeniedError(_l("your role may not use this endpoint"))
 
 
-from portal.api import account, audit, cases, findings, openapi, uploads  # noqa: E402,F401  (routes register on bp)
+from portal.api import account, audit, cases, findings, flags, openapi, uploads  # noqa: E402,F401  (routes register on bp)

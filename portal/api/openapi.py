@@ -17,6 +17,7 @@ from portal.api.audit import FILTER_LENGTHS
 from portal.api.cases import MAX_CASE_REF, MAX_QUERY
 from portal.api.findings import MAX_RULE
 from portal.api.uploads import MAX_ADAPTER
+from portal.cases.flags import REASON_MAX
 from portal.cases.models import CASE_STATUSES, END_REASONS, FLAGS
 from portal.cases.services import BUCKET_CHOICES, MAX_PAGE_SIZE, PLACEMENT_VIEWS, SORTS
 from portal.compliance.models import FINDING_ID_PREFIX, FINDING_STATUSES
@@ -400,7 +401,43 @@ CONSISTENCY = closed(
     description="RFC 9162 consistency proof between the trees of tree_size_1 and tree_size_2 events",
 )
 
+FLAG_SPELL = closed(
+    {
+        "flag": enum(FLAGS),
+        "effective_from": {**nullable(TIME), "description": "null: from before the case's first contact"},
+        "effective_to": {**nullable(TIME), "description": "null: in force"},
+        "source": enum(("import", "manual")),
+        "reason": {**nullable(TEXT), "description": "the reason it was set (by hand or by the complaints register)"},
+        "clear_reason": {**nullable(TEXT), "description": "the reason it was cleared by hand"},
+    },
+    description="one spell of a case flag (lender staff only)",
+)
+FLAG_CHANGE = closed(
+    {
+        "case_ref": TEXT,
+        "flag": enum(FLAGS),
+        "action": enum(("set", "cleared", "unchanged")),
+        "effective_from": nullable(TIME),
+        "effective_to": nullable(TIME),
+        "reason": TEXT,
+    },
+    description="what setting or clearing a flag did (as `flask cases flag --json`)",
+)
+FLAG_REQUEST = closed(
+    {"flag": enum(FLAGS), "reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX}},
+    {
+        "from": {
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            "description": "the debtor's day it takes effect (years 1900 to 9000; default: today, or now for a clear)",
+        },
+        "clear": {"type": "boolean", "default": False},
+    },
+)
+
 SCHEMAS: dict[str, Schema] = {
+    "FlagSpell": FLAG_SPELL,
+    "FlagChange": FLAG_CHANGE,
     "Error": ERROR,
     "Case": CASE,
     "CaseDetail": CASE_DETAIL,
@@ -456,6 +493,30 @@ def _cases_paths() -> dict[str, Schema]:
                 "parameters": [CASE_REF],
                 "responses": {"200": json_response("the case", ref("CaseDetail")), **errors(401, 404)},
             }
+        },
+        "/cases/{case_ref}/flags": {
+            "get": {
+                "summary": "The case's flag history with reasons (lender staff; an agency user of the holding agency"
+                " 403, of any other 404: agencies see the flags in force on the case only)",
+                "parameters": [CASE_REF],
+                "responses": {
+                    "200": json_response(
+                        "every spell, open ones first, then newest first",
+                        closed({"items": {"type": "array", "items": ref("FlagSpell")}}),
+                    ),
+                    **errors(401, 403, 404),
+                },
+            },
+            "post": {
+                "summary": "Set a flag from a day or clear it, with a reason (lender operations, compliance, admin);"
+                " audited. An unknown flag or a malformed `from` is 400, a missing reason 422",
+                "parameters": [CASE_REF],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": FLAG_REQUEST}}},
+                "responses": {
+                    "200": json_response("what was done", ref("FlagChange")),
+                    **errors(401, 403, 404, 422),
+                },
+            },
         },
         "/cases/{case_ref}/contacts": {
             "get": {

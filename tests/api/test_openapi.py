@@ -135,6 +135,7 @@ class Call:
     url: str
     status: int
     items: bool = False  # a list answer: it must hold at least one item, so that the items' fields are checked
+    body: Any = None  # a JSON request body
 
 
 def _calls(upload_id: int, contacted_case: str, other_case: str) -> list[Call]:
@@ -145,6 +146,13 @@ def _calls(upload_id: int, contacted_case: str, other_case: str) -> list[Call]:
         Call("zc_agent", "get", f"/cases/{contacted_case}", 200),
         Call("ops", "get", f"/cases/{contacted_case}", 200),
         Call("zc_agent", "get", f"/cases/{contacted_case}/contacts?limit=2", 200, items=True),
+        Call("ops", "post", f"/cases/{contacted_case}/flags", 200, body={"flag": "dispute", "reason": "letter"}),
+        Call("compliance", "post", f"/cases/{contacted_case}/flags", 200, body={"flag": "dispute", "reason": "r"}),
+        Call("ops", "post", f"/cases/{contacted_case}/flags", 422, body={"flag": "cease", "reason": " "}),
+        Call("zc_agent", "post", f"/cases/{contacted_case}/flags", 403, body={"flag": "cease", "reason": "x"}),
+        Call("ops", "get", f"/cases/{contacted_case}/flags", 200, items=True),
+        Call("zc_agent", "get", f"/cases/{contacted_case}/flags", 403),
+        Call("zc_agent", "get", f"/cases/{other_case}/flags", 404),
         Call("zc_agent", "get", "/uploads?limit=5", 200, items=True),
         Call("zc_agent", "get", f"/uploads/{upload_id}", 200),
         Call("zc_agent", "get", f"/uploads/{upload_id}/errors.csv", 200),
@@ -251,7 +259,8 @@ def test_every_endpoint_answers_what_the_document_says(app, doc, api):
 
     calls = _calls(upload_id, contacted_case, other_case)
     for call in calls:
-        problems += _check(app, doc, call, api(call.who, call.method, call.url))
+        sent = {} if call.body is None else {"json": call.body}
+        problems += _check(app, doc, call, api(call.who, call.method, call.url, **sent))
 
     called = {(c.method, _documented_path(_rule(app, c))) for c in [*calls, Call(None, "post", "/uploads", 202)]}
     if missing := sorted(_operations(doc) - called):

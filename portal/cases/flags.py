@@ -133,6 +133,9 @@ def change_case_flag(
         raise PermissionDeniedError(_l("only lender staff change case flags"))
     if flag not in FLAGS:
         raise ValidationError(_l("unknown flag %(flag)s", flag=flag))
+    # The years a database stores everywhere (docs/parameters.md); 0001-01-01 in Shanghai is before UTC's first day.
+    if from_day is not None and not 1900 <= from_day.year <= 9000:
+        raise ValidationError(_l("the day must fall between the years 1900 and 9000"))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_l("a reason is required"))

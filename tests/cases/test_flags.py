@@ -123,6 +123,8 @@ def test_flag_command_with_a_day_and_its_refusals(ctx, runner, monkeypatch):
     early = runner.invoke(args=["cases", "flag", "ZY1", "dispute", "--clear", "--from", "2026-11-01", "--reason", "x"])
     assert early.exit_code == 1 and "cannot end before" in early.stderr
 
+    ancient = runner.invoke(args=["cases", "flag", "ZY1", "cease", "--from", "0001-01-01", "--reason", "x"])
+    assert ancient.exit_code == 1 and ancient.stderr.startswith("error: the day must fall between")
     missing = runner.invoke(args=["cases", "flag", "ZY9", "cease", "--reason", "x"])
     assert missing.exit_code == 1 and missing.stderr.strip() == "error: no case ZY9"
     blank = runner.invoke(args=["cases", "flag", "ZY1", "cease", "--reason", "  "])
